@@ -1,0 +1,219 @@
+"""Stage engine: each stage is keyed by a hash of its inputs and is done once its manifest exists.
+
+Layout under RUN_DIR/<phase>/:
+  <name>-<key>/            finished outputs; manifest.json (written last) is the done marker
+  .<name>-<key>.tmp/       outputs being written; renamed to the final name in one step
+  .<name>-<key>.work/      rolling checkpoints of an unfinished stage (kept across kills)
+A stage whose key changed leaves its old directory behind (reported as stale), never reused.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import socket
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from repro import __version__
+from repro.atomic import canonical_json, fsync_dir, sha256_file, sha256_text, write_json
+from repro.errors import LockedError, ReproError
+
+MANIFEST = "manifest.json"
+
+
+def package_versions(names=("torch", "transformers", "tokenizers", "datasets", "safetensors", "numpy")) -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"repro": __version__, "python": sys.version.split()[0]}
+    for name in names:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+@dataclass
+class Stage:
+    phase: str
+    name: str
+    config: dict                         # the slice of configuration this stage reads
+    run: Callable[["StageContext"], dict | None]
+    deps: list["Stage"] = field(default_factory=list)
+    versions: tuple[str, ...] = ("torch", "transformers", "tokenizers")
+    describe: str = ""                   # one line for --dry-run
+    cleanup_work: bool = True
+
+    @property
+    def id(self) -> str:
+        return f"{self.phase}/{self.name}"
+
+    @property
+    def key(self) -> str:
+        if not hasattr(self, "_key"):
+            versions = package_versions(self.versions) if self.versions else {"repro": __version__}
+            payload = {"phase": self.phase, "name": self.name, "config": self.config, "versions": versions,
+                       "deps": {d.id: d.key for d in self.deps}}
+            self._key = sha256_text(canonical_json(payload))[:12]
+            self._versions = versions
+        return self._key
+
+
+@dataclass
+class StageContext:
+    stage: Stage
+    run_dir: Path
+    out: Path            # write outputs here (a temporary directory until the stage is done)
+    work: Path           # checkpoints live here; kept if the stage is killed
+
+    def dep(self, phase_name: str) -> Path:
+        """Output directory of a finished upstream stage, by id ('phase/name')."""
+        for d in self.stage.deps:
+            if d.id == phase_name:
+                return stage_dir(self.run_dir, d)
+        raise KeyError(f"{self.stage.id} does not depend on {phase_name}")
+
+    def dep_manifest(self, phase_name: str) -> dict:
+        return json.loads((self.dep(phase_name) / MANIFEST).read_text())
+
+
+def stage_dir(run_dir: Path, stage: Stage) -> Path:
+    return Path(run_dir) / stage.phase / f"{stage.name}-{stage.key}"
+
+
+def work_dir(run_dir: Path, stage: Stage) -> Path:
+    return Path(run_dir) / stage.phase / f".{stage.name}-{stage.key}.work"
+
+
+def is_done(run_dir: Path, stage: Stage) -> bool:
+    return (stage_dir(run_dir, stage) / MANIFEST).is_file()
+
+
+def topological(stages: list[Stage]) -> list[Stage]:
+    order, seen = [], set()
+
+    def visit(s: Stage):
+        if s.id in seen:
+            return
+        seen.add(s.id)
+        for d in s.deps:
+            visit(d)
+        order.append(s)
+
+    for s in stages:
+        visit(s)
+    return order
+
+
+class RunLock:
+    """One writer per run directory. flock is released by the kernel when its holder dies, so a lock
+    left by a killed run never blocks the next one; the file's content names the holder for humans."""
+
+    def __init__(self, run_dir: Path, wait: bool = False):
+        self.path = Path(run_dir) / ".lock"
+        self.wait = wait
+        self.fd = None
+
+    def __enter__(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        flags = fcntl.LOCK_EX if self.wait else fcntl.LOCK_EX | fcntl.LOCK_NB
+        try:
+            fcntl.flock(self.fd, flags)
+        except BlockingIOError:
+            owner = os.pread(self.fd, 4096, 0).decode(errors="replace").strip() or "unknown owner"
+            os.close(self.fd)
+            raise LockedError(f"{self.path.parent} is in use by another run ({owner}); "
+                              "wait for it to finish, or pass --wait") from None
+        info = f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S')}"
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, info.encode(), 0)
+        return self
+
+    def __exit__(self, *exc):
+        os.ftruncate(self.fd, 0)
+        fcntl.flock(self.fd, fcntl.LOCK_UN)
+        os.close(self.fd)
+
+
+def _checksums(root: Path) -> dict:
+    return {str(p.relative_to(root)): sha256_file(p) for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def run_stage(run_dir: Path, stage: Stage, log=print) -> dict:
+    """Run one stage unless it is done; returns its manifest."""
+    final = stage_dir(run_dir, stage)
+    if is_done(run_dir, stage):
+        return json.loads((final / MANIFEST).read_text())
+    missing = [d.id for d in stage.deps if not is_done(run_dir, d)]
+    if missing:
+        raise ReproError(f"{stage.id}: upstream stages not done: {', '.join(missing)}")
+    final.parent.mkdir(parents=True, exist_ok=True)
+    if final.exists():  # a directory without manifest is a leftover of a crash between rename and manifest
+        shutil.rmtree(final)
+    tmp = final.parent / f".{final.name}.tmp"
+    if tmp.exists():    # half-written outputs of a killed attempt: never reused
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    work = work_dir(run_dir, stage)
+    work.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    log(f"[run ] {stage.id} ({stage.key})")
+    extra = stage.run(StageContext(stage, Path(run_dir), tmp, work)) or {}
+    manifest = {
+        "phase": stage.phase, "name": stage.name, "key": stage.key, "config": stage.config,
+        "deps": {d.id: d.key for d in stage.deps}, "versions": stage._versions,
+        "started": started, "finished": time.time(), "duration_s": round(time.time() - started, 3),
+        "outputs": _checksums(tmp), "host": socket.gethostname(), **extra,
+    }
+    os.replace(tmp, final)
+    fsync_dir(final.parent)
+    write_json(final / MANIFEST, manifest)  # last: its presence means every output is complete
+    if stage.cleanup_work:
+        shutil.rmtree(work, ignore_errors=True)
+    return manifest
+
+
+def run_stages(run_dir: Path, stages: list[Stage], log=print) -> list[dict]:
+    results = []
+    for stage in topological(stages):
+        if is_done(run_dir, stage):
+            log(f"[skip] {stage.id} ({stage.key}) done")
+        results.append(run_stage(run_dir, stage, log))
+    return results
+
+
+def stage_status(run_dir: Path, stage: Stage) -> dict:
+    run_dir = Path(run_dir)
+    row = {"stage": stage.id, "key": stage.key, "state": "pending", "duration_s": None, "finished": None}
+    if is_done(run_dir, stage):
+        m = json.loads((stage_dir(run_dir, stage) / MANIFEST).read_text())
+        row.update(state="done", duration_s=m.get("duration_s"), finished=m.get("finished"))
+        return row
+    phase_dir = run_dir / stage.phase
+    if work_dir(run_dir, stage).exists() or (phase_dir / f".{stage.name}-{stage.key}.tmp").exists():
+        row["state"] = "running" if _lock_held(run_dir) else "interrupted"
+    elif phase_dir.is_dir() and any((p / MANIFEST).is_file() for p in phase_dir.glob(f"{stage.name}-*")
+                                    if p.name.rsplit("-", 1)[0] == stage.name):
+        row["state"] = "stale"  # done under other inputs; will re-run
+    return row
+
+
+def _lock_held(run_dir: Path) -> bool:
+    path = Path(run_dir) / ".lock"
+    if not path.exists():
+        return False
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)

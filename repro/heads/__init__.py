@@ -1,0 +1,22 @@
+"""Heads: how examples of one shape become features, which transformers model head trains on them,
+how its outputs become predictions, and how predictions and gold are written in XTREME's layout."""
+from __future__ import annotations
+
+from repro.heads.base import Head
+from repro.heads.classification import ClassificationHead
+from repro.heads.multiple_choice import MultipleChoiceHead
+from repro.heads.span_qa import SpanQAHead
+from repro.heads.tagging import TaggingHead
+
+HEADS: dict[str, Head] = {
+    "classification": ClassificationHead(),
+    "tagging": TaggingHead(),
+    "multiple_choice": MultipleChoiceHead(),
+    "span_qa": SpanQAHead(),
+}
+
+
+def get_head(kind: str) -> Head:
+    if kind not in HEADS:
+        raise KeyError(f"no trainable head {kind!r}")
+    return HEADS[kind]

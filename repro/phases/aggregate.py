@@ -1,0 +1,141 @@
+"""Phase `aggregate`: every evaluated cell -> result tables (JSON + markdown): per language, per task,
+XTREME score (mean of the nine task scores; QA counts (EM+F1)/2), gains over the baseline, and each
+intermediate task's own dev score. Several seeds give mean and sample sd."""
+from __future__ import annotations
+
+import json
+import statistics
+
+from repro.atomic import write_json, write_text
+from repro.engine import Stage, package_versions
+from repro.scoring.xtreme import QA_TASKS, TASK2LANGS, by_language
+
+XTREME_TASKS = list(TASK2LANGS)
+
+
+def _stats(values: list[float]) -> dict:
+    return {"mean": statistics.fmean(values), "sd": statistics.stdev(values) if len(values) > 1 else 0.0,
+            "n": len(values)}
+
+
+def language_headline(task: str, metrics: dict) -> float:
+    if task in QA_TASKS:
+        return (metrics["exact_match"] + metrics["f1"]) / 2
+    return metrics["f1"] if "f1" in metrics else metrics["accuracy"]
+
+
+def build_results(config: dict, cells: dict, intermediate: dict) -> dict:
+    """cells[(encoder, target, seed)] = evaluate scores.json; intermediate[(name, seed)] = dev metrics."""
+    encoders = sorted({e for e, _, _ in cells}, key=lambda e: (e != "baseline", e))
+    targets = [t for t in XTREME_TASKS if any(t == c[1] for c in cells)]
+    seeds = sorted({s for _, _, s in cells})
+    splits = {}
+    for split in ("dev", "test"):
+        table, per_seed = {}, {}
+        for (enc, tgt, seed), scores in cells.items():
+            if split not in scores:
+                continue
+            sc = scores[split]
+            per_seed.setdefault(enc, {}).setdefault(tgt, {})[seed] = sc["avg_metric"]
+            langs = {lang: language_headline(tgt, m) for lang, m in by_language(sc).items()}
+            cell = table.setdefault(enc, {}).setdefault(tgt, {"per_seed": {}, "languages_per_seed": {}})
+            cell["per_seed"][str(seed)] = sc["avg_metric"]
+            cell["languages_per_seed"][str(seed)] = langs
+        if not table:
+            continue
+        for enc, row in table.items():
+            for tgt, cell in row.items():
+                cell.update(_stats(list(cell["per_seed"].values())))
+                langs = sorted({lang for d in cell["languages_per_seed"].values() for lang in d})
+                cell["languages"] = {lang: statistics.fmean(d[lang] for d in cell["languages_per_seed"].values() if lang in d)
+                                     for lang in langs}
+        xtreme = {}
+        for enc in table:
+            seed_scores = [statistics.fmean(per_seed[enc][t][s] for t in per_seed[enc]) for s in seeds
+                           if all(s in per_seed[enc][t] for t in per_seed[enc])]
+            complete = set(per_seed[enc]) == set(XTREME_TASKS)
+            xtreme[enc] = {**_stats(seed_scores), "complete": complete, "tasks": sorted(per_seed[enc])} if seed_scores else None
+        gain = {}
+        if "baseline" in per_seed:
+            base = per_seed["baseline"]
+            for enc in per_seed:
+                if enc == "baseline":
+                    continue
+                g = {}
+                for tgt in per_seed[enc]:
+                    paired = [per_seed[enc][tgt][s] - base[tgt][s] for s in seeds
+                              if s in per_seed[enc][tgt] and s in base.get(tgt, {})]
+                    if paired:
+                        g[tgt] = _stats(paired)
+                gain[enc] = g
+        splits[split] = {"cells": table, "xtreme": xtreme, "gain": gain}
+    inter = {}
+    for (name, seed), metrics in intermediate.items():
+        for task, m in metrics.items():
+            key = name if name != "multitask" else f"multitask/{task}"
+            entry = inter.setdefault(key, {"task": task, "metric": m["headline"], "per_seed": {}})
+            entry["per_seed"][str(seed)] = m[m["headline"]]
+    for entry in inter.values():
+        entry.update(_stats(list(entry["per_seed"].values())))
+    r = config["retrieval"]
+    return {
+        "schema_version": 1, "profile": config["profile"], "model": config["model"]["name"],
+        "data_source": config["data"]["source"], "seeds": seeds, "encoders": encoders, "targets": targets,
+        "headline_split": config["aggregate"]["split"], "splits": splits, "intermediate_dev": inter,
+        "provenance": {"retrieval": {"layer": r["layer"], "bucc_layer": r["bucc_layer"], "pooling": r["pooling"],
+                                     "reference_num_layers": config["model"]["reference_num_layers"]},
+                       "versions": package_versions(),
+                       "note": ("synthetic smoke world: these numbers test the machinery, they are not a reproduction"
+                                if config["data"]["source"] == "synthetic" else "")},
+    }
+
+
+def markdown(results: dict) -> str:
+    out = [f"# Results — profile `{results['profile']}`, model `{results['model']}`, seeds {results['seeds']}", ""]
+    if results["provenance"]["note"]:
+        out += [f"> {results['provenance']['note']}", ""]
+    fmt = lambda c: "–" if c is None else (f"{c['mean']:.2f}" + (f" ± {c['sd']:.2f}" if c.get("n", 1) > 1 else ""))
+    for split, data in results["splits"].items():
+        tgts = results["targets"]
+        out += [f"## {split}: task scores (QA: (EM+F1)/2)", "",
+                "| encoder | " + " | ".join(tgts) + " | XTREME |", "|---" * (len(tgts) + 2) + "|"]
+        for enc in results["encoders"]:
+            row = data["cells"].get(enc, {})
+            x = data["xtreme"].get(enc)
+            xs = fmt(x) + ("" if x is None or x["complete"] else " (partial)")
+            out.append(f"| {enc} | " + " | ".join(fmt(row.get(t)) for t in tgts) + f" | {xs} |")
+        if data["gain"]:
+            out += ["", f"## {split}: gain over the baseline", "", "| encoder | " + " | ".join(tgts) + " |",
+                    "|---" * (len(tgts) + 1) + "|"]
+            for enc, g in data["gain"].items():
+                out.append(f"| {enc} | " + " | ".join(fmt(g.get(t)) for t in tgts) + " |")
+        out += ["", f"## {split}: per language", ""]
+        for t in tgts:
+            langs = sorted({lang for enc in data["cells"] for lang in data["cells"][enc].get(t, {}).get("languages", {})})
+            out += [f"### {t}", "", "| encoder | " + " | ".join(langs) + " |", "|---" * (len(langs) + 1) + "|"]
+            for enc in results["encoders"]:
+                ls = data["cells"].get(enc, {}).get(t, {}).get("languages", {})
+                out.append(f"| {enc} | " + " | ".join(f"{ls[lang]:.1f}" if lang in ls else "–" for lang in langs) + " |")
+            out.append("")
+    if results["intermediate_dev"]:
+        out += ["## Intermediate tasks: their own dev score", "", "| stage | metric | dev |", "|---|---|---|"]
+        for name, e in sorted(results["intermediate_dev"].items()):
+            out.append(f"| {name} | {e['metric']} | {fmt(e)} |")
+    return "\n".join(out) + "\n"
+
+
+def aggregate_stage(config: dict, evaluations: dict, intermediates: dict) -> Stage:
+    """evaluations[(encoder, target, seed)] and intermediates[(name, seed)] are Stages."""
+
+    def run(ctx):
+        cells = {k: json.loads((ctx.dep(s.id) / "scores.json").read_text()) for k, s in evaluations.items()}
+        inter = {k: ctx.dep_manifest(s.id)["dev_metrics"] for k, s in intermediates.items()}
+        results = build_results(config, cells, inter)
+        write_json(ctx.out / "results.json", results)
+        write_text(ctx.out / "results.md", markdown(results))
+        return {}
+
+    deps = [*evaluations.values(), *intermediates.values()]
+    key = {"split": config["aggregate"]["split"], "retrieval": config["retrieval"], "profile": config["profile"]}
+    return Stage("aggregate", "results", key, run, deps, versions=(),
+                 describe=f"tables over {len(evaluations)} cells and {len(intermediates)} intermediate stages")

@@ -1,0 +1,50 @@
+"""Phase `evaluate`: score one target cell's predictions with the XTREME scorer (the same code that
+`python -m repro score` runs on leaderboard folders), per split, against gold in XTREME's layout."""
+from __future__ import annotations
+
+import shutil
+
+from repro.atomic import write_json
+from repro.engine import Stage
+from repro.heads import HEADS
+from repro.phases.common import available, examples_path, read_examples
+from repro.scoring.xtreme import score_task
+from repro.tasks import get_task
+
+
+def evaluate_stage(config: dict, target_stage: Stage, prepared: Stage, task_name: str) -> Stage:
+    task = get_task(task_name)
+
+    def run(ctx):
+        prep, cell = ctx.dep(prepared.id), ctx.dep(target_stage.id)
+        ext = HEADS[task.head].ext if task.head in HEADS else "tsv"
+        scores = {}
+        for split in config["target"]["splits"]:
+            pred_dir = cell / "predictions" / split
+            if not (pred_dir / task_name).is_dir():
+                continue
+            gold_dir = ctx.out / "labels" / split
+            langs = []
+            for lang in available(prep, split):
+                gold = gold_dir / task_name / f"test-{lang}.{ext}"
+                if split == "test" and (prep / "test-labels" / gold.name).is_file():
+                    gold.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(prep / "test-labels" / gold.name, gold)
+                    langs.append(lang)
+                elif task.write_gold(gold, read_examples(examples_path(prep, split, lang))):
+                    langs.append(lang)
+            if langs:  # a split without gold (e.g. XTREME test files) is predicted but not scored here
+                scores[split] = score_task(task_name, str(pred_dir), str(gold_dir), languages=langs,
+                                           **scoring_options(task, config))
+        write_json(ctx.out / "scores.json", scores)
+        return {"scores": scores}
+
+    return Stage("evaluate", target_stage.name, {"task": task_name, "splits": config["target"]["splits"]}, run,
+                 [target_stage, prepared], versions=(), describe=f"score {target_stage.id} with the XTREME scorer")
+
+
+def scoring_options(task, config) -> dict:
+    """Pseudo-languages of the smoke world have no MLQA normalisation; they are scored as English."""
+    if task.name == "mlqa" and config["data"]["source"] == "synthetic":
+        return {"normalization_language": {lang: "en" for lang in config["synthetic"]["languages"]}}
+    return {}

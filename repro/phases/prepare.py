@@ -1,0 +1,82 @@
+"""Phase `prepare`: raw files (hub or local, or the smoke world's generated files) -> a normalised
+example cache per task, split and language, plus the gold labels in XTREME's label layout."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from repro.atomic import write_json
+from repro.engine import Stage
+from repro.phases.common import examples_path, write_examples
+from repro.synthetic.generate import generate, writers
+from repro.tasks import DataSource, get_task
+
+
+def synthetic_stage(config: dict, tasks: list[str]) -> Stage:
+    syn = config["synthetic"]
+    names = sorted(t for t in tasks if t in writers())
+
+    def run(ctx):
+        written = generate(ctx.out / "data", names, syn["seed"], syn["train_size"], syn["eval_size"], syn["languages"])
+        return {"seed": syn["seed"], "tasks": written}
+
+    return Stage("prepare", "synthetic-data", {"synthetic": syn, "tasks": names}, run, versions=(),
+                 describe=f"generate the smoke world's files for {len(names)} tasks (seed {syn['seed']})")
+
+
+def source_for(config: dict) -> DataSource:
+    d = config["data"]
+    options = {"squad_version": config["intermediate"]["squad_version"],
+               "anli_with_snli_mnli": config["intermediate"]["anli_with_snli_mnli"]}
+    root = Path(d["dir"]) if d["dir"] else None
+    return DataSource(d["source"], root, d["cache_dir"] or None, options)
+
+
+def task_languages(config: dict, task) -> list[str]:
+    if task.role == "intermediate":
+        return ["en"]
+    if config["data"]["source"] == "synthetic":
+        return list(config["synthetic"]["languages"])
+    return list(task.languages)
+
+
+def prepare_stage(config: dict, name: str, synthetic: Stage | None) -> Stage:
+    task = get_task(name)
+    source = source_for(config)
+    languages = task_languages(config, task)
+    test_labels = Path(config["data"]["test_labels"]) if config["data"]["test_labels"] else None
+    key = {"task": name, "source": source.kind, "languages": languages, "options": source.options}
+    if source.kind != "synthetic":  # synthetic data is keyed by its generating stage instead
+        key["data"] = task.source_key(source)
+    if test_labels and task.role == "target":
+        key["test_labels"] = _label_hashes(test_labels / name)
+
+    def run(ctx):
+        src = source
+        labels_root = test_labels
+        if source.kind == "synthetic":
+            data = ctx.dep("prepare/synthetic-data") / "data"
+            src = DataSource("synthetic", data, None, source.options)
+            labels_root = data / "labels"
+        counts, langs = {}, {}
+        for split in task.splits:
+            for lang in task.split_languages(split, languages):
+                examples = task.read(src, split, lang)
+                write_examples(examples_path(ctx.out, split, lang), examples)
+                counts[f"{split}-{lang}"] = len(examples)
+                langs.setdefault(split, []).append(lang)
+        if labels_root and (labels_root / name).is_dir() and task.role == "target":
+            shutil.copytree(labels_root / name, ctx.out / "test-labels")
+        write_json(ctx.out / "info.json", {"task": name, "languages": langs, "counts": counts})
+        return {"counts": counts}
+
+    deps = [synthetic] if source.kind == "synthetic" else []
+    where = {"synthetic": "the smoke world", "local": f"local files under {source.root}/{task.folder or name}",
+             "hub": f"the hub ({task.hub_id or 'see task module'})"}[source.kind]
+    return Stage("prepare", name, key, run, deps, versions=("datasets",),
+                 describe=f"{name}: read {where}; languages {','.join(languages)}")
+
+
+def _label_hashes(folder: Path) -> dict:
+    from repro.atomic import sha256_file
+    return {p.name: sha256_file(p) for p in sorted(folder.glob("*"))} if folder.is_dir() else {}

@@ -1,0 +1,41 @@
+"""Phase `pretrained`: the starting multilingual MLM (XLM-R Large for the paper), saved as an encoder
+directory (safetensors + tokenizer) that every later phase reads the same way."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from repro.engine import Stage
+from repro.modeling import check_local_model, load_encoder, load_tokenizer, resolve_model
+
+
+def pretrained_stage(config: dict) -> Stage:
+    m = config["model"]
+    path = resolve_model(m["name"])
+    key = {"model": m["name"], "revision": m["revision"]}
+    if Path(path).is_dir():  # a local model is keyed by its files' content
+        from repro.atomic import sha256_file
+        key["files"] = {p.name: sha256_file(p) for p in sorted(Path(path).iterdir()) if p.is_file()}
+
+    def run(ctx):
+        kwargs = {}
+        if Path(path).is_dir():
+            check_local_model(Path(path))
+        else:
+            kwargs["revision"] = m["revision"]
+        tokenizer = load_tokenizer(path) if not kwargs else _hub_tokenizer(path, m["revision"])
+        encoder = load_encoder(path, **kwargs)
+        encoder.save_pretrained(ctx.out / "encoder", safe_serialization=True)
+        tokenizer.save_pretrained(ctx.out / "encoder")
+        for f in (ctx.out / "encoder").iterdir():
+            f.chmod(0o644)
+        return {"model": {"name": m["name"], "num_hidden_layers": encoder.config.num_hidden_layers,
+                          "hidden_size": encoder.config.hidden_size,
+                          "parameters": sum(p.numel() for p in encoder.parameters())}}
+
+    slug = "tiny" if m["name"] == "tiny" else Path(m["name"]).name
+    return Stage("pretrained", slug, key, run, describe=f"starting encoder {m['name']} ({m['revision']})")
+
+
+def _hub_tokenizer(name, revision):
+    from transformers import AutoTokenizer
+    return AutoTokenizer.from_pretrained(name, revision=revision)

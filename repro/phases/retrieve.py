@@ -1,0 +1,54 @@
+"""The retrieval cells of phase `target` (BUCC, Tatoeba): no training; sentences are embedded by the
+encoder (mean pooling over all real tokens, from a configurable layer) and retrieved by cosine.
+Layer and pooling are recorded in the manifest: the expected tables cite them as provenance."""
+from __future__ import annotations
+
+from functools import partial
+
+from repro.engine import Stage
+from repro.modeling import load_encoder, load_tokenizer, pick_device
+from repro.phases.common import available, examples_path, read_examples, set_seed
+
+
+def retrieval_settings(config: dict, task) -> dict:
+    r = config["retrieval"]
+    layer = r["bucc_layer"] if task.name == "bucc2018" else r["layer"]
+    return {"layer": layer, "reference_num_layers": config["model"]["reference_num_layers"], "pooling": r["pooling"],
+            "batch_size": r["batch_size"], "max_seq_length": r["max_seq_length"],
+            "sort_by_length": r["sort_by_length"], "k": r["bucc_k"]}
+
+
+def retrieval_stage(config, encoder_name, encoder: Stage, task, seed, prepared: Stage) -> Stage:
+    s = retrieval_settings(config, task)
+    key = {"task": task.name, "settings": s, "splits": config["target"]["splits"]}
+
+    def run(ctx):
+        from repro.retrieval import embed_sentences, resolve_layer
+
+        set_seed(seed, config["run"]["deterministic"], config["run"]["num_threads"])
+        device = pick_device(config["run"]["device"])
+        encoder_dir = ctx.dep(encoder.id) / "encoder"
+        model = load_encoder(encoder_dir).to(device)
+        tokenizer = load_tokenizer(encoder_dir)
+        layer = resolve_layer(model.config.num_hidden_layers, s["layer"], s["reference_num_layers"])
+        embed = partial(embed_sentences, model, tokenizer, layer=layer, pooling=s["pooling"],
+                        batch_size=s["batch_size"], max_length=s["max_seq_length"],
+                        sort_by_length=s["sort_by_length"], device=device)
+        prep = ctx.dep(prepared.id)
+        extra = {}
+        for split in ("dev", "test"):
+            if split not in config["target"]["splits"] and not (task.name == "bucc2018" and split == "dev"):
+                continue
+            for lang in available(prep, split):
+                examples = read_examples(examples_path(prep, split, lang))
+                out = task.retrieve(examples, embed, s, split=split, lang=lang, state=extra)
+                path = ctx.out / "predictions" / split / task.name / f"test-{lang}.tsv"
+                from repro.atomic import write_text
+                write_text(path, "".join(line + "\n" for line in out))
+        return {"seed": seed, "retrieval": {"layer_index": layer, "layer_setting": s["layer"],
+                                            "reference_num_layers": s["reference_num_layers"],
+                                            "pooling": s["pooling"], **extra}}
+
+    return Stage("target", f"{encoder_name}__{task.name}-s{seed}", key, run, [encoder, prepared],
+                 describe=f"{task.name} from {encoder.id}: embed (layer {s['layer']}/{s['reference_num_layers']}, "
+                          f"{s['pooling']} pooling), retrieve; no training")

@@ -1,0 +1,67 @@
+"""Phase `target`: for one (encoder, XTREME target) cell, either train on the target's English data
+and predict every language zero-shot (checkpoint chosen on English dev), or, for the retrieval tasks,
+embed and retrieve straight from the encoder. Predictions are written in XTREME's layout
+(predictions/<split>/<task>/test-<lang>.<ext>), so the official-format scorer reads them."""
+from __future__ import annotations
+
+import shutil
+
+from repro.atomic import write_json
+from repro.config import task_settings
+from repro.engine import Stage
+from repro.heads import get_head
+from repro.modeling import MultiHeadModel, load_tokenizer, pick_device, save_encoder
+from repro.phases.common import available, cap, examples_path, read_examples, set_seed
+from repro.tasks import get_task
+from repro.training import TaskData, train
+
+
+def target_stage(config: dict, encoder_name: str, encoder: Stage, target: str, seed: int, prepared: Stage) -> Stage:
+    task = get_task(target)
+    if task.head == "retrieval":
+        from repro.phases.retrieve import retrieval_stage
+        return retrieval_stage(config, encoder_name, encoder, task, seed, prepared)
+    s = task_settings(config, "target", target)
+    key = {"task": target, "settings": s, "seed": seed, "splits": config["target"]["splits"],
+           "checkpoint_every": config["run"]["checkpoint_every"], "keep_model": config["target"]["keep_models"],
+           "deterministic": config["run"]["deterministic"]}
+
+    def run(ctx):
+        set_seed(seed, config["run"]["deterministic"], config["run"]["num_threads"])
+        device = pick_device(config["run"]["device"])
+        encoder_dir = ctx.dep(encoder.id) / "encoder"
+        tokenizer = load_tokenizer(encoder_dir)
+        head = get_head(task.head)
+        model = MultiHeadModel.build(encoder_dir, [task], seed)  # only the encoder is carried over
+        prep = ctx.dep(prepared.id)
+        train_ex = cap(read_examples(examples_path(prep, "train", task.train_language)), s["max_train_examples"])
+        features = head.featurize(task, train_ex, tokenizer, s, train=True)
+        dev_ex = cap(read_examples(examples_path(prep, "dev", task.train_language)), s["max_eval_examples"])
+        dev_feats = head.featurize(task, dev_ex, tokenizer, s, train=False)
+
+        def english_dev(m) -> float:  # XTREME/jiant: checkpoint selection on English dev only
+            preds = head.predict(task, m.heads[task.name], dev_ex, dev_feats, s, tokenizer.pad_token_id, device)
+            return head.score(task, dev_ex, preds)[task.metric]
+
+        summary = train(model, [TaskData(task.name, head, features)], s, ctx.work, seed=seed,
+                        pad_id=tokenizer.pad_token_id, device=device,
+                        checkpoint_every=config["run"]["checkpoint_every"], evaluate=english_dev,
+                        log_every=config["run"]["log_every"])
+        counts = {}
+        for split in config["target"]["splits"]:
+            for lang in available(prep, split):
+                examples = read_examples(examples_path(prep, split, lang))
+                feats = head.featurize(task, examples, tokenizer, s, train=False)
+                preds = head.predict(task, model.heads[task.name], examples, feats, s, tokenizer.pad_token_id, device)
+                head.write_predictions(ctx.out / "predictions" / split / target / f"test-{lang}.{head.ext}", examples, preds)
+                counts[f"{split}-{lang}"] = len(examples)
+        if config["target"]["keep_models"]:
+            save_encoder(model, tokenizer, ctx.out / "model")
+        write_json(ctx.out / "training.json", summary)
+        shutil.rmtree(ctx.work / "checkpoint", ignore_errors=True)
+        return {"seed": seed, "training": {k: v for k, v in summary.items() if k != "eval_history"},
+                "predicted": counts}
+
+    return Stage("target", f"{encoder_name}__{target}-s{seed}", key, run, [encoder, prepared],
+                 describe=f"{target} from {encoder.id}: lr {s['lr']}, batch {s['batch_size']}x{s['grad_accum']}, "
+                          f"epochs {s['epochs']}, max_len {s['max_seq_length']}, seed {seed}; select on en dev")

@@ -1,0 +1,375 @@
+"""Retrieval core for XTREME's two retrieval tasks (BUCC 2018 and Tatoeba), scored straight from an encoder.
+
+Follows ``/work/shared/spec/xtreme.md`` §4 (re-implemented from the rules there, not copied):
+
+* §4.1 sentence embeddings: strip, tokenize, truncate to ``max_length - 2`` pieces, ``<s> … </s>``, right padding
+  to the longest sentence of the batch, attention mask 1 on real tokens (specials included), one hidden-states
+  entry, mean pooling over the mask (or CLS = position 0), float32.
+* §4.2 Tatoeba: cosine, for each English row the nearest source row, top-1, no margin, no one-to-one constraint.
+* §4.3 BUCC: de-duplicate (last occurrence wins), L2-normalise, kNN both directions (k = 4, capped), ratio margin,
+  ``max`` retrieval with greedy one-to-one selection, score > 0, text → ID mapping that drops texts occurring more
+  than once, dev-gold threshold (midpoint rule), extraction with ``score >= threshold``.
+* §4.4: exact flat inner-product search; torch matmul + top-k gives the same neighbours as faiss, ties aside.
+
+Only the embedding extraction needs a model; everything else works on NumPy arrays.
+"""
+from __future__ import annotations
+
+import contextlib
+from collections import Counter
+from typing import Iterable, Sequence
+
+import numpy as np
+import torch
+
+__all__ = [
+    "resolve_layer",
+    "embed_sentences",
+    "normalize",
+    "knn",
+    "knn_reference",
+    "tatoeba_predict",
+    "unique_texts",
+    "mine_text_candidates",
+    "bucc_mine",
+    "bucc_optimize_threshold",
+    "bucc_extract",
+]
+
+# Model families whose learned position embeddings start at ``pad_token_id + 1`` (so a model with
+# ``max_position_embeddings = 514`` takes at most 512 tokens).
+_OFFSET_POSITION_MODELS = {"roberta", "xlm-roberta", "xlm-roberta-xl", "camembert"}
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Layer and embedding extraction (§4.1)
+# ----------------------------------------------------------------------------------------------------------------
+
+def resolve_layer(num_hidden_layers: int, layer: int, reference_num_layers: int = 24) -> int:
+    """Index into HF ``hidden_states`` (0 = embedding output, i = output of transformer layer i).
+
+    ``layer`` is stated for a model of ``reference_num_layers`` layers (XTREME/jiant: 14 of 24 for XLM-R Large).
+    For another depth the relative depth is kept: ``round(layer * num_hidden_layers / reference_num_layers)``
+    (Python ``round``, i.e. half to even), clamped to ``[1, num_hidden_layers]`` so it always names a
+    transformer layer. Example: 14 of 24 on a 4-layer model → 2; on a 24-layer model → 14.
+    """
+    if num_hidden_layers < 1 or reference_num_layers < 1:
+        raise ValueError("num_hidden_layers and reference_num_layers must be >= 1")
+    scaled = round(layer * num_hidden_layers / reference_num_layers)
+    return int(min(max(scaled, 1), num_hidden_layers))
+
+
+def _effective_max_length(model, max_length: int) -> int:
+    """``max_length`` capped at what the model's position embeddings can hold (512 for XLM-R: no change)."""
+    config = getattr(model, "config", None)
+    max_pos = getattr(config, "max_position_embeddings", None)
+    if max_pos is None:
+        return max_length
+    offset = 0
+    if getattr(config, "model_type", None) in _OFFSET_POSITION_MODELS:
+        offset = int(getattr(config, "pad_token_id", 1) or 0) + 1
+    return max(3, min(max_length, int(max_pos) - offset))
+
+
+def _encode(tokenizer, sentences: Sequence[str], max_length: int) -> list[list[int]]:
+    """Token ids per sentence: stripped text, pieces truncated to ``max_length - 2``, wrapped in ``<s> … </s>``."""
+    cls_id = tokenizer.cls_token_id if tokenizer.cls_token_id is not None else tokenizer.bos_token_id
+    sep_id = tokenizer.sep_token_id if tokenizer.sep_token_id is not None else tokenizer.eos_token_id
+    stripped = [s.strip() for s in sentences]
+    if not stripped:
+        return []
+    pieces = tokenizer(stripped, add_special_tokens=False)["input_ids"]
+    keep = max_length - 2
+    return [[cls_id, *ids[:keep], sep_id] for ids in pieces]
+
+
+def _batches(order: np.ndarray, batch_size: int) -> Iterable[np.ndarray]:
+    for start in range(0, len(order), batch_size):
+        yield order[start:start + batch_size]
+
+
+def embed_sentences(
+    model,
+    tokenizer,
+    sentences: list[str],
+    *,
+    layer: int,
+    pooling: str = "mean",
+    batch_size: int = 100,
+    max_length: int = 512,
+    sort_by_length: bool = True,
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype | None = None,
+) -> np.ndarray:
+    """Sentence embeddings ``float32 [N, d]`` from ``hidden_states[layer]`` as in XTREME (§4.1).
+
+    * ``layer``: index into ``hidden_states`` (use :func:`resolve_layer`); 0 = embedding output.
+    * ``pooling``: ``"mean"`` = average over attention-mask positions including ``<s>``/``</s>``, excluding
+      padding; ``"cls"`` = position 0.
+    * ``sort_by_length=True`` forms batches from length-sorted sentences (fewer padded tokens) and un-permutes
+      the rows afterwards; ``False`` is the reference behaviour (batches in file order). Both give the same rows
+      up to float rounding.
+    * ``max_length`` is also capped at the model's position capacity (no-op for XLM-R's 512).
+    * ``dtype``: optional autocast dtype (e.g. ``torch.bfloat16``); ``None`` = float32 throughout.
+    """
+    if pooling not in ("mean", "cls"):
+        raise ValueError(f"pooling must be 'mean' or 'cls', not {pooling!r}")
+    if batch_size < 1:
+        raise ValueError("batch_size must be >= 1")
+    num_layers = getattr(getattr(model, "config", None), "num_hidden_layers", None)
+    if layer < 0 or (num_layers is not None and layer > num_layers):
+        raise ValueError(f"layer {layer} outside hidden_states range [0, {num_layers}]")
+
+    max_length = _effective_max_length(model, max_length)
+    encoded = _encode(tokenizer, sentences, max_length)
+    n = len(encoded)
+    hidden = getattr(getattr(model, "config", None), "hidden_size", 0)
+    if n == 0:
+        return np.zeros((0, hidden), dtype=np.float32)
+
+    lengths = np.fromiter((len(ids) for ids in encoded), dtype=np.int64, count=n)
+    if sort_by_length:
+        order = np.argsort(-lengths, kind="stable")  # longest first: an out-of-memory batch fails at once
+    else:
+        order = np.arange(n)
+
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    device = torch.device(device)
+    model.eval()
+    autocast = (torch.autocast(device_type=device.type, dtype=dtype) if dtype is not None
+                else contextlib.nullcontext())
+
+    out: np.ndarray | None = None
+    with torch.inference_mode(), autocast:
+        for idx in _batches(order, batch_size):
+            width = int(lengths[idx].max())
+            input_ids = torch.full((len(idx), width), pad_id, dtype=torch.long)
+            mask = torch.zeros((len(idx), width), dtype=torch.long)
+            for row, i in enumerate(idx):
+                ids = encoded[i]
+                input_ids[row, :len(ids)] = torch.tensor(ids, dtype=torch.long)
+                mask[row, :len(ids)] = 1
+            input_ids = input_ids.to(device)
+            mask = mask.to(device)
+            outputs = model(input_ids=input_ids, attention_mask=mask, output_hidden_states=True)
+            states = outputs.hidden_states[layer].float()
+            if pooling == "mean":
+                m = mask.unsqueeze(-1).to(states.dtype)
+                pooled = (states * m).sum(dim=1) / m.sum(dim=1)
+            else:
+                pooled = states[:, 0]
+            pooled = pooled.cpu().numpy().astype(np.float32, copy=False)
+            if out is None:
+                out = np.empty((n, pooled.shape[1]), dtype=np.float32)
+            out[idx] = pooled  # scatter back to file order (un-permute)
+    assert out is not None
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Vector search (§4.4)
+# ----------------------------------------------------------------------------------------------------------------
+
+def normalize(x) -> np.ndarray:
+    """Rows scaled to unit L2 norm (float32); all-zero rows stay zero."""
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=-1, keepdims=True)
+    return x / np.where(norms > 0, norms, 1.0).astype(np.float32)
+
+
+def knn(x, y, k: int, block: int = 8192, device: str | torch.device = "cpu") -> tuple[np.ndarray, np.ndarray]:
+    """Exact inner-product top-k of each row of ``x`` among the rows of ``y`` (faiss ``IndexFlatIP`` semantics).
+
+    Float32 torch matmul + ``topk`` on tiles of at most ``block`` × ``block`` similarities (memory bounded for
+    any N, M); the per-tile top-k of successive ``y`` tiles are merged. ``k`` is capped at ``len(y)``.
+    Returns ``(sims [N, k] float32, idx [N, k] int64)``, best first.
+    """
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    y = np.ascontiguousarray(y, dtype=np.float32)
+    k = min(int(k), y.shape[0])
+    n = x.shape[0]
+    if k <= 0 or n == 0:
+        return np.zeros((n, max(k, 0)), np.float32), np.zeros((n, max(k, 0)), np.int64)
+    if block < 1:
+        raise ValueError("block must be >= 1")
+    device = torch.device(device)
+    sims_out = np.empty((n, k), dtype=np.float32)
+    idx_out = np.empty((n, k), dtype=np.int64)
+    with torch.inference_mode():
+        yt = torch.from_numpy(y).to(device)
+        y_tiles = [(s, yt[s:s + block]) for s in range(0, y.shape[0], block)]
+        for start in range(0, n, block):
+            xb = torch.from_numpy(x[start:start + block]).to(device)
+            best_v = best_i = None
+            for offset, ytile in y_tiles:
+                sims = xb @ ytile.T
+                v, i = torch.topk(sims, min(k, ytile.shape[0]), dim=1, largest=True, sorted=True)
+                i = i + offset
+                if best_v is None:
+                    best_v, best_i = v, i
+                else:
+                    v = torch.cat([best_v, v], dim=1)
+                    i = torch.cat([best_i, i], dim=1)
+                    best_v, pos = torch.topk(v, k, dim=1, largest=True, sorted=True)
+                    best_i = torch.gather(i, 1, pos)
+            sims_out[start:start + len(xb)] = best_v.cpu().numpy()
+            idx_out[start:start + len(xb)] = best_i.cpu().numpy()
+    return sims_out, idx_out
+
+
+def knn_reference(x, y, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Naive anchor for :func:`knn`: full NumPy similarity matrix, then a stable descending argsort."""
+    x = np.asarray(x, dtype=np.float32)
+    y = np.asarray(y, dtype=np.float32)
+    k = min(int(k), y.shape[0])
+    sims = x @ y.T
+    idx = np.argsort(-sims, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(sims, idx, axis=1), idx.astype(np.int64)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Tatoeba (§4.2)
+# ----------------------------------------------------------------------------------------------------------------
+
+def tatoeba_predict(src_emb, en_emb) -> list[int]:
+    """For each English row (in file order), the 0-based index of the nearest source row by cosine.
+
+    Equivalent to faiss ``IndexFlatL2`` over the normalised source rows queried with the normalised English rows,
+    k = 1; no margin, no one-to-one constraint.
+    """
+    if len(en_emb) == 0:
+        return []
+    _, idx = knn(normalize(en_emb), normalize(src_emb), 1)
+    return [int(i) for i in idx[:, 0]]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# BUCC mining (§4.3)
+# ----------------------------------------------------------------------------------------------------------------
+
+def _line_key(text: str) -> str:
+    """Identity of a line for de-duplication (step 2): the text without its trailing newline."""
+    return text[:-1] if text.endswith("\n") else text
+
+
+def unique_texts(texts: Sequence[str], emb) -> tuple[list[str], np.ndarray]:
+    """Step 2: collapse identical lines, keeping first-occurrence order; each takes its LAST occurrence's row."""
+    emb = np.asarray(emb)
+    if len(texts) != len(emb):
+        raise ValueError(f"{len(texts)} texts but {len(emb)} embeddings")
+    last: dict[str, int] = {}
+    for i, text in enumerate(texts):
+        last[_line_key(text)] = i  # dict keeps first-insertion order, value = last index
+    keys = list(last)
+    return keys, emb[[last[key] for key in keys]] if keys else emb[:0]
+
+
+def mine_text_candidates(src_texts: Sequence[str], src_emb, trg_texts: Sequence[str], trg_emb,
+                         k: int = 4) -> list[tuple[float, str, str]]:
+    """Steps 2–6: text-level candidates ``(score, src_text, trg_text)``, score descending, each score > 0.
+
+    Ratio margin ``cos(x, y) / ((fwd_mean(x) + bwd_mean(y)) / 2)`` with k-NN means in both directions (k capped
+    at the other side's size), ``max`` retrieval (best target per source and best source per target, pooled),
+    then greedy one-to-one acceptance in descending score order (a stable sort: ties keep pool order, sources'
+    proposals before targets').
+    """
+    xs, x = unique_texts(src_texts, src_emb)
+    ys, y = unique_texts(trg_texts, trg_emb)
+    if len(xs) == 0 or len(ys) == 0:
+        return []
+    x = normalize(x)
+    y = normalize(y)
+    x2y_sim, x2y_ind = knn(x, y, k)
+    y2x_sim, y2x_ind = knn(y, x, k)
+    fwd_mean = x2y_sim.astype(np.float64).mean(axis=1)
+    bwd_mean = y2x_sim.astype(np.float64).mean(axis=1)
+
+    # Margin of every pair in both kNN lists; the kNN similarity is cos(x, y) itself.
+    fwd_scores = x2y_sim.astype(np.float64) / ((fwd_mean[:, None] + bwd_mean[x2y_ind]) / 2)
+    bwd_scores = y2x_sim.astype(np.float64) / ((bwd_mean[:, None] + fwd_mean[y2x_ind]) / 2)
+
+    rows_x = np.arange(len(xs))
+    rows_y = np.arange(len(ys))
+    fwd_arg = fwd_scores.argmax(axis=1)
+    bwd_arg = bwd_scores.argmax(axis=1)
+    src_idx = np.concatenate([rows_x, y2x_ind[rows_y, bwd_arg]])
+    trg_idx = np.concatenate([x2y_ind[rows_x, fwd_arg], rows_y])
+    scores = np.concatenate([fwd_scores[rows_x, fwd_arg], bwd_scores[rows_y, bwd_arg]])
+
+    seen_src: set[int] = set()
+    seen_trg: set[int] = set()
+    out: list[tuple[float, str, str]] = []
+    for i in np.argsort(-scores, kind="stable"):
+        s, t = int(src_idx[i]), int(trg_idx[i])
+        if s in seen_src or t in seen_trg:
+            continue
+        seen_src.add(s)
+        seen_trg.add(t)
+        if scores[i] > 0:
+            out.append((float(scores[i]), xs[s], ys[t]))
+    return out
+
+
+def _text_to_id(ids: Sequence[str], texts: Sequence[str]) -> dict[str, str]:
+    """Step 7: stripped text → ID, without texts that occur more than once in the file."""
+    if len(ids) != len(texts):
+        raise ValueError(f"{len(ids)} ids but {len(texts)} texts")
+    stripped = [t.strip() for t in texts]
+    counts = Counter(stripped)
+    return {t: i for i, t in zip(ids, stripped) if counts[t] == 1}
+
+
+def bucc_mine(src_ids: Sequence[str], src_texts: Sequence[str], src_emb,
+              trg_ids: Sequence[str], trg_texts: Sequence[str], trg_emb,
+              k: int = 4) -> list[tuple[float, str, str]]:
+    """Steps 2–7: ID-level candidates ``(score, srcID, trgID)``, score descending.
+
+    Mines text candidates (:func:`mine_text_candidates`), then maps texts to IDs dropping any text that occurs
+    more than once in its file (it can never be predicted); repeated ID pairs keep their maximum score.
+    """
+    src2id = _text_to_id(src_ids, src_texts)
+    trg2id = _text_to_id(trg_ids, trg_texts)
+    best: dict[tuple[str, str], float] = {}
+    for score, s_text, t_text in mine_text_candidates(src_texts, src_emb, trg_texts, trg_emb, k=k):
+        s_id = src2id.get(s_text.strip())
+        t_id = trg2id.get(t_text.strip())
+        if s_id is None or t_id is None:
+            continue
+        key = (s_id, t_id)
+        best[key] = max(best.get(key, score), score)
+    ranked = sorted(best.items(), key=lambda kv: -kv[1])  # stable: ties keep mining order
+    return [(score, s, t) for (s, t), score in ranked]
+
+
+def bucc_optimize_threshold(candidates: Sequence[tuple[float, str, str]],
+                            gold_pairs: set[tuple[str, str]]) -> tuple[float, float, float, float]:
+    """Step 8: dev-gold threshold. Returns ``(threshold, f1, precision, recall)``, metrics on the 0–100 scale.
+
+    Candidates are sorted by score descending; at each prefix of length n with c correct, P = c/n,
+    R = c/|gold|; at each new F1 maximum the threshold becomes the midpoint between this score and the next.
+    If the maximum falls on the last candidate (the reference indexes past the end) the threshold is that last
+    score, which selects the same prefix under ``>=``. With no correct candidate: ``(0.0, 0, 0, 0)`` as in the
+    reference (threshold initialised to 0).
+    """
+    items = sorted(candidates, key=lambda c: -c[0])
+    n_gold = len(gold_pairs)
+    threshold, best = 0.0, (0.0, 0.0, 0.0)
+    correct = 0
+    for n, (score, s, t) in enumerate(items, start=1):
+        if (s, t) in gold_pairs:
+            correct += 1
+        if correct == 0:
+            continue
+        p = correct / n
+        r = correct / n_gold
+        f1 = 2 * p * r / (p + r)
+        if f1 > best[0]:
+            best = (f1, p, r)
+            threshold = (score + items[n][0]) / 2 if n < len(items) else score
+    f1, p, r = best
+    return float(threshold), 100 * f1, 100 * p, 100 * r
+
+
+def bucc_extract(candidates: Iterable[tuple[float, str, str]], threshold: float) -> list[tuple[str, str]]:
+    """Step 9: every candidate pair with ``score >= threshold``, as ``(srcID, trgID)``, in candidate order."""
+    return [(s, t) for score, s, t in candidates if score >= threshold]

@@ -1,0 +1,71 @@
+"""Tatoeba: sentence retrieval scored straight from the encoder (no training); accuracy.
+
+Local layout (XTREME): tatoeba/{xx}-en.{xx} (source, original order) and {xx}-en.en (English, sorted
+alphabetically); gold for English line j is the index of its translation in the source file.
+The hub copy (google/xtreme tatoeba.{xxx}) is aligned, so the sort-and-index step is applied here.
+"""
+from pathlib import Path
+
+from repro.atomic import write_text
+from repro.errors import DataError
+from repro.tasks.base import Task, hub_load, register
+
+LASER = {"af": "afr", "ar": "ara", "bg": "bul", "bn": "ben", "de": "deu", "el": "ell", "es": "spa", "et": "est",
+         "eu": "eus", "fa": "pes", "fi": "fin", "fr": "fra", "he": "heb", "hi": "hin", "hu": "hun", "id": "ind",
+         "it": "ita", "ja": "jpn", "jv": "jav", "ka": "kat", "kk": "kaz", "ko": "kor", "ml": "mal", "mr": "mar",
+         "nl": "nld", "pt": "por", "ru": "rus", "sw": "swh", "ta": "tam", "te": "tel", "th": "tha", "tl": "tgl",
+         "tr": "tur", "ur": "urd", "vi": "vie", "zh": "cmn"}
+
+
+def _lines(path: Path) -> list[str]:
+    if not path.is_file():
+        raise DataError(path, "file not found")
+    try:
+        return [line.rstrip("\r\n") for line in path.read_text(encoding="utf-8").splitlines()]
+    except UnicodeDecodeError as e:
+        raise DataError(path, f"not valid UTF-8 ({e.reason} at byte {e.start})") from None
+
+
+def sort_english(pairs: list[tuple[str, str]]) -> dict:
+    """XTREME's scrambling: English sorted (stable) on stripped text; gold = original position."""
+    order = sorted(range(len(pairs)), key=lambda k: pairs[k][1].strip())
+    return {"source": [s for s, _ in pairs], "english": [pairs[k][1] for k in order], "gold": order}
+
+
+@register
+class Tatoeba(Task):
+    name = folder = "tatoeba"
+    role, head, metric = "target", "retrieval", "accuracy"
+    languages = tuple(LASER)
+    splits = ("test",)
+    hub_id = "google/xtreme"
+
+    def split_languages(self, split, languages):
+        return [lang for lang in languages if lang != "en"] if split == "test" else []
+
+    def read_local(self, source, split, lang):
+        d = Path(source.root) / self.folder
+        src, en = _lines(d / f"{lang}-en.{lang}"), _lines(d / f"{lang}-en.en")
+        if len(src) != len(en):
+            raise DataError(d / f"{lang}-en.en", f"{len(en)} English lines but {len(src)} in {lang}-en.{lang}")
+        yield {"id": f"tatoeba-{lang}", "source": src, "english": en, "gold": None}
+
+    def retrieve(self, examples, embed, settings, split, lang, state):
+        """One predicted source index per (sorted) English line, as XTREME's prediction files."""
+        from repro.retrieval import tatoeba_predict
+
+        (ex,) = examples
+        return [str(i) for i in tatoeba_predict(embed(ex["source"]), embed(ex["english"]))]
+
+    def write_gold(self, path, examples) -> bool:
+        (ex,) = examples
+        if ex["gold"] is None:
+            return False
+        write_text(path, "".join(f"{i}\n" for i in ex["gold"]))
+        return True
+
+    def read_hub(self, source, split, lang):
+        rows = hub_load(source, self.hub_id, f"tatoeba.{LASER[lang]}", "validation")
+        pairs = [(r["source_sentence"].rstrip("\n"), r["target_sentence"].rstrip("\n")) for r in rows]
+        yield {"id": f"tatoeba-{lang}", **sort_english(pairs)}
+

@@ -1,0 +1,65 @@
+"""Readers for XTREME's processed layout (download/<task>/...), shared by the target task modules."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from repro.errors import DataError
+from repro.tasks.base import DataSource, read_conll, read_json, read_tsv
+
+
+def task_dir(source: DataSource, folder: str) -> Path:
+    return Path(source.root) / folder
+
+
+def read_pair_tsv(task, path: Path, split: str):
+    """`sentence1 TAB sentence2 TAB label`; XTREME test files have no label column."""
+    for line, row in read_tsv(path, (2, 3)):
+        if split != "test" and len(row) != 3:
+            raise DataError(path, "expected sentence1, sentence2 and label columns", line)
+        label = row[2].strip() if len(row) == 3 else None
+        if label is not None:
+            task.label_index(label, path, line)
+        yield {"text_a": row[0], "text_b": row[1], "label": label}
+
+
+def read_tagged(task, path: Path, split: str):
+    """`token TAB tag` lines, blank line between sentences; test files have tokens only."""
+    for line, rows in read_conll(path, (1, 2)):
+        tokens = [r[0] for r in rows]
+        tags = [r[1] for r in rows] if all(len(r) == 2 for r in rows) else None
+        if split != "test" and tags is None:
+            raise DataError(path, "expected a tag column on every line of this sentence", line)
+        if tags is not None:
+            for tag in tags:
+                task.label_index(tag, path, line)
+        yield {"tokens": tokens, "tags": tags}
+
+
+def read_squad(path: Path, keep_answers: bool = True):
+    """SQuAD-format JSON (v1.1/v2.0; `{"data": [...]}` or a bare list of articles)."""
+    doc = read_json(path)
+    articles = doc["data"] if isinstance(doc, dict) and "data" in doc else doc
+    if not isinstance(articles, list):
+        raise DataError(path, "expected SQuAD JSON: {\"data\": [articles]}")
+    for a_i, article in enumerate(articles):
+        for p_i, para in enumerate(article.get("paragraphs", [])):
+            if "context" not in para or "qas" not in para:
+                raise DataError(path, f"data[{a_i}].paragraphs[{p_i}] lacks 'context' or 'qas'")
+            for qa in para["qas"]:
+                if "id" not in qa or "question" not in qa:
+                    raise DataError(path, f"data[{a_i}].paragraphs[{p_i}]: a question lacks 'id' or 'question'")
+                answers = [a for a in qa.get("answers", []) if a.get("text")] if keep_answers else []
+                for a in answers:
+                    start = a.get("answer_start", -1)
+                    if para["context"][start:start + len(a["text"])] != a["text"]:
+                        raise DataError(path, f"question {qa['id']}: answer {a['text']!r} not at answer_start {start}")
+                yield {"id": qa["id"], "title": article.get("title", ""), "context": para["context"],
+                       "question": qa["question"], "answers": answers}
+
+
+def hub_squad_rows(rows):
+    """Hub SQuAD-style rows (id, context, question, answers{text[], answer_start[]}) as examples."""
+    for r in rows:
+        answers = [{"text": t, "answer_start": s} for t, s in zip(r["answers"]["text"], r["answers"]["answer_start"])]
+        yield {"id": r["id"], "title": r.get("title", ""), "context": r["context"], "question": r["question"],
+               "answers": answers}
