@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from repro import __version__
+from repro import __version__, faults
 from repro.atomic import canonical_json, fsync_dir, sha256_file, sha256_text, write_json
 from repro.errors import LockedError, ReproError
 
@@ -171,8 +171,10 @@ def run_stage(run_dir: Path, stage: Stage, log=print) -> dict:
         "started": started, "finished": time.time(), "duration_s": round(time.time() - started, 3),
         "outputs": _checksums(tmp), "host": socket.gethostname(), **extra,
     }
+    faults.point(f"{stage.id}:before-rename")
     os.replace(tmp, final)
     fsync_dir(final.parent)
+    faults.point(f"{stage.id}:before-manifest")
     write_json(final / MANIFEST, manifest)  # last: its presence means every output is complete
     if stage.cleanup_work:
         shutil.rmtree(work, ignore_errors=True)

@@ -17,23 +17,23 @@ from __future__ import annotations
 
 import contextlib
 from collections import Counter
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import torch
 
 __all__ = [
-    "resolve_layer",
-    "embed_sentences",
-    "normalize",
-    "knn",
-    "knn_reference",
-    "tatoeba_predict",
-    "unique_texts",
-    "mine_text_candidates",
+    "bucc_extract",
     "bucc_mine",
     "bucc_optimize_threshold",
-    "bucc_extract",
+    "embed_sentences",
+    "knn",
+    "knn_reference",
+    "mine_text_candidates",
+    "normalize",
+    "resolve_layer",
+    "tatoeba_predict",
+    "unique_texts",
 ]
 
 # Model families whose learned position embeddings start at ``pad_token_id + 1`` (so a model with
@@ -78,7 +78,7 @@ def _encode(tokenizer, sentences: Sequence[str], max_length: int) -> list[list[i
     stripped = [s.strip() for s in sentences]
     if not stripped:
         return []
-    pieces = tokenizer(stripped, add_special_tokens=False)["input_ids"]
+    pieces = tokenizer(stripped, add_special_tokens=False, verbose=False)["input_ids"]
     keep = max_length - 2
     return [[cls_id, *ids[:keep], sep_id] for ids in pieces]
 
@@ -249,7 +249,7 @@ def tatoeba_predict(src_emb, en_emb) -> list[int]:
 
 def _line_key(text: str) -> str:
     """Identity of a line for de-duplication (step 2): the text without its trailing newline."""
-    return text[:-1] if text.endswith("\n") else text
+    return text.removesuffix("\n")
 
 
 def unique_texts(texts: Sequence[str], emb) -> tuple[list[str], np.ndarray]:

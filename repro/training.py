@@ -19,6 +19,7 @@ import torch
 from safetensors.torch import load_model, save_model
 from transformers import get_linear_schedule_with_warmup
 
+from repro import faults
 from repro.atomic import canonical_json
 from repro.errors import ReproError
 
@@ -125,7 +126,7 @@ class Checkpoint:
 
 def train(model, tasks: list[TaskData], settings: dict, work: Path, *, seed: int, pad_id: int, device,
           checkpoint_every: int, evaluate: Callable[[object], float] | None = None, sampling="proportional",
-          temperature=1.0, log=print, log_every: int = 0) -> dict:
+          temperature=1.0, log=print, log_every: int = 0, tag: str = "train") -> dict:
     """Trains `model` (a MultiHeadModel) in place; returns a summary. With `evaluate`, the weights that
     scored best (higher is better) are restored at the end, as checkpoint selection on English dev."""
     s = settings
@@ -191,6 +192,7 @@ def train(model, tasks: list[TaskData], settings: dict, work: Path, *, seed: int
                     stopped_early = True
         if step % checkpoint_every == 0 and step < steps and not stopped_early:
             ckpt.save(model, optimizer, scheduler, checkpoint_state(), best)
+        faults.point(f"{tag}:step{step}")
         if stopped_early:
             break
     if best is not None:

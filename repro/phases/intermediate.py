@@ -48,7 +48,7 @@ def intermediate_stage(config: dict, name: str, tasks: list[str], seed: int, pre
             dev[task.name] = (dev_ex, head.featurize(task, dev_ex, tokenizer, s, train=False))
         summary = train(model, data, shared, ctx.work, seed=seed, pad_id=tokenizer.pad_token_id, device=device,
                         checkpoint_every=config["run"]["checkpoint_every"], sampling=inter["sampling"],
-                        temperature=inter["sampling_temperature"], log_every=config["run"]["log_every"])
+                        temperature=inter["sampling_temperature"], log_every=config["run"]["log_every"], tag=ctx.stage.id)
         metrics = {}
         for task in task_objs:
             head, (dev_ex, dev_feats) = get_head(task.head), dev[task.name]

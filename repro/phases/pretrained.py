@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
+
 from repro.engine import Stage
 from repro.modeling import check_local_model, load_encoder, load_tokenizer, resolve_model
 
@@ -23,6 +25,9 @@ def pretrained_stage(config: dict) -> Stage:
         else:
             kwargs["revision"] = m["revision"]
         tokenizer = load_tokenizer(path) if not kwargs else _hub_tokenizer(path, m["revision"])
+        # Weights absent from a checkpoint (e.g. a pooler) are initialised randomly: seeded, so that the
+        # starting encoder, and everything downstream, is the same on every run.
+        torch.manual_seed(0)
         encoder = load_encoder(path, **kwargs)
         encoder.save_pretrained(ctx.out / "encoder", safe_serialization=True)
         tokenizer.save_pretrained(ctx.out / "encoder")

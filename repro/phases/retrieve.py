@@ -31,6 +31,8 @@ def retrieval_stage(config, encoder_name, encoder: Stage, task, seed, prepared: 
         model = load_encoder(encoder_dir).to(device)
         tokenizer = load_tokenizer(encoder_dir)
         layer = resolve_layer(model.config.num_hidden_layers, s["layer"], s["reference_num_layers"])
+        # Layers above the one read cannot change it: drop them (10 of 24 for XLM-R Large at layer 14).
+        model.encoder.layer = model.encoder.layer[:layer]
         embed = partial(embed_sentences, model, tokenizer, layer=layer, pooling=s["pooling"],
                         batch_size=s["batch_size"], max_length=s["max_seq_length"],
                         sort_by_length=s["sort_by_length"], device=device)

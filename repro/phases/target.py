@@ -46,7 +46,7 @@ def target_stage(config: dict, encoder_name: str, encoder: Stage, target: str, s
         summary = train(model, [TaskData(task.name, head, features)], s, ctx.work, seed=seed,
                         pad_id=tokenizer.pad_token_id, device=device,
                         checkpoint_every=config["run"]["checkpoint_every"], evaluate=english_dev,
-                        log_every=config["run"]["log_every"])
+                        log_every=config["run"]["log_every"], tag=ctx.stage.id)
         counts = {}
         for split in config["target"]["splits"]:
             for lang in available(prep, split):

@@ -1,0 +1,120 @@
+"""BUCC 2018: mining translation pairs from comparable corpora (de fr ru zh, each against en), straight
+from the encoder (no training); set-based F1 over (srcID, enID) pairs (xtreme.md §2.8, §3.5, §4.3).
+
+Local layout (XTREME): bucc2018/{xx}-en.{dev,test}.{xx} and {xx}-en.{dev,test}.en, one `ID TAB sentence`
+per line, and {xx}-en.dev.gold with `srcID TAB enID` lines. Dev is BUCC's "sample" set, test its
+"training" set; XTREME deletes the test gold, so {xx}-en.test.gold is read only if present.
+
+Procedure (§4.3 step 11, LASER's bucc.sh): mine each split with the ratio margin; on dev choose the
+score threshold that maximises F1 against the dev gold; on test extract the pairs scoring at least the
+*dev* threshold. Dev scores are therefore oracle scores (threshold tuned on the same gold).
+"""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+from repro.atomic import write_text
+from repro.errors import DataError, ReproError
+from repro.tasks.base import Task, hub_load, read_tsv, register, require
+
+
+def read_corpus(path: Path) -> tuple[list[str], list[str]]:
+    """`ID TAB sentence` lines -> (ids, sentences); IDs must be unique, as gold and predictions name them."""
+    ids, texts, first = [], [], {}
+    for line, (sid, text) in read_tsv(path, (2,)):
+        sid = sid.strip()
+        if not sid:
+            raise DataError(path, "empty sentence ID", line)
+        if sid in first:
+            raise DataError(path, f"duplicate sentence ID {sid!r} (first on line {first[sid]})", line)
+        first[sid] = line
+        ids.append(sid)
+        texts.append(text)
+    return ids, texts
+
+
+def read_gold(path: Path, source_ids: list[str], english_ids: list[str]) -> list[list[str]]:
+    """`srcID TAB enID` lines; an ID absent from its corpus could never be mined, so it is a data error."""
+    src, en = set(source_ids), set(english_ids)
+    pairs = []
+    for line, (s, t) in read_tsv(path, (2,)):
+        s, t = s.strip(), t.strip()
+        if s not in src:
+            raise DataError(path, f"source ID {s!r} is not in the source corpus", line)
+        if t not in en:
+            raise DataError(path, f"English ID {t!r} is not in the English corpus", line)
+        pairs.append([s, t])
+    return pairs
+
+
+@register
+class BUCC2018(Task):
+    name = folder = "bucc2018"
+    role, head, metric = "target", "retrieval", "f1"
+    languages = ("de", "fr", "ru", "zh")
+    splits = ("dev", "test")
+    hub_id = "google/xtreme"
+
+    def split_languages(self, split, languages):
+        # Each language is paired with English; English itself is not a BUCC language (§1.1).
+        return [lang for lang in languages if lang != "en"] if split in self.splits else []
+
+    def read_local(self, source, split, lang):
+        d, stem = Path(source.root) / self.folder, f"{lang}-en.{split}"
+        source_ids, source_texts = read_corpus(d / f"{stem}.{lang}")
+        english_ids, english_texts = read_corpus(d / f"{stem}.en")
+        gold_path = d / f"{stem}.gold"
+        gold = None
+        if split == "dev" or gold_path.is_file():  # dev gold is required: it tunes the threshold
+            gold = read_gold(gold_path, source_ids, english_ids)
+            if split == "dev" and not gold:
+                raise DataError(gold_path, "no gold pairs; the dev gold tunes the mining threshold (xtreme.md §4.3)")
+        yield {"id": f"bucc2018-{split}-{lang}", "source_ids": source_ids, "source": source_texts,
+               "english_ids": english_ids, "english": english_texts, "gold": gold}
+
+    def read_hub(self, source, split, lang):
+        warnings.warn("google/xtreme bucc18 holds only the gold pairs, without the distractor sentences of the "
+                      "comparable corpora, so it cannot reproduce XTREME's mining (xtreme.md §2.8); use the LIMSI "
+                      "BUCC 2018 archives in XTREME's layout for comparable numbers.", stacklevel=2)
+        config, hub_split = f"bucc18.{lang}", {"dev": "validation", "test": "test"}[split]
+        where = f"hub:{self.hub_id}/{config}/{hub_split}"
+        src, en, gold = {}, {}, []
+        for i, r in enumerate(hub_load(source, self.hub_id, config, hub_split)):
+            # The hub's source_lang/target_lang fields hold the sentence IDs despite their names (§2.8).
+            require(r, ("source_lang", "target_lang", "source_sentence", "target_sentence"), where, f"row {i}")
+            s, t = r["source_lang"].strip(), r["target_lang"].strip()
+            src.setdefault(s, r["source_sentence"].rstrip("\n"))
+            en.setdefault(t, r["target_sentence"].rstrip("\n"))
+            gold.append([s, t])
+        yield {"id": f"bucc2018-{split}-{lang}", "source_ids": list(src), "source": list(src.values()),
+               "english_ids": list(en), "english": list(en.values()), "gold": gold}
+
+    def retrieve(self, examples, embed, settings, split, lang, state):
+        """Mined pairs as prediction lines `srcID TAB enID`; the dev split sets the threshold for test."""
+        from repro.retrieval import bucc_extract, bucc_mine, bucc_optimize_threshold
+
+        (ex,) = examples
+        candidates = bucc_mine(ex["source_ids"], ex["source"], embed(ex["source"]),
+                               ex["english_ids"], ex["english"], embed(ex["english"]), k=settings["k"])
+        thresholds = state.setdefault("thresholds", {})
+        if split == "dev":
+            gold = {tuple(pair) for pair in ex["gold"] or []}
+            if not gold:
+                raise ReproError(f"bucc2018 {lang}: the dev split has no gold pairs to tune the threshold on")
+            threshold, f1, precision, recall = bucc_optimize_threshold(candidates, gold)
+            thresholds[lang] = threshold
+            # Tuned and measured on the same gold: an upper bound, never a test estimate.
+            state.setdefault("oracle_dev", {})[lang] = {"f1": f1, "precision": precision, "recall": recall}
+        elif lang in thresholds:
+            threshold = thresholds[lang]
+        else:
+            raise ReproError(f"bucc2018 {lang}: no dev threshold; the dev split must be mined before {split}")
+        return [f"{s}\t{t}" for s, t in bucc_extract(candidates, threshold)]
+
+    def write_gold(self, path, examples) -> bool:
+        (ex,) = examples
+        if ex["gold"] is None:  # XTREME's test split: gold deleted, scored from the label folder if given
+            return False
+        write_text(path, "".join(f"{s}\t{t}\n" for s, t in ex["gold"]))
+        return True

@@ -1,0 +1,99 @@
+"""CCG supertagging (intermediate): one CCG lexical category per token of CCGbank (Hockenmaier & Steedman
+2007); tagging head; token accuracy (jiant's CCGEvaluationScheme).
+
+CCGbank is licensed (LDC2005T13), so there is no hub copy and no downloader (jiant has none either): supply
+it as local files, also when every other task comes from the hub (then set data.dir to their root):
+
+    <data.dir>/ccg/ccg.train
+    <data.dir>/ccg/ccg.dev
+
+File format (the one jiant's `ccg` task reads, jiant/tasks/lib/ccg.py): UTF-8 text, one sentence per
+line: the sentence's tokens separated by single spaces, then one TAB, then the supertags separated by single
+spaces, exactly one supertag per token. Blank lines are ignored. Example line (<TAB> is a tab character):
+
+    Pierre Vinken will join the board .<TAB>N/N N (S[dcl]\\NP)/(S[b]\\NP) (S[b]\\NP)/NP NP[nb]/N N .
+
+Label set: not fixed in advance (jiant ships a 1,363-entry tags_to_id.json with its own preprocessing):
+it is every supertag of the training split, sorted, plus one reserved label for supertags that occur
+only in dev. The intermediate phase builds it from the prepared training examples with `bind`; dev tags
+outside it are trained/featurised as the reserved label but scored against their real tag, so a token
+with an unseen gold supertag always counts as an error.
+"""
+from __future__ import annotations
+
+import copy
+from collections import Counter
+from pathlib import Path
+
+from repro.errors import DataError, ReproError
+from repro.tasks.base import DataSource, Task, register
+
+UNSEEN = "<unseen>"  # reserved label: a supertag the training split does not contain
+
+
+@register
+class CCG(Task):
+    name = folder = "ccg"
+    role, head, metric = "intermediate", "tagging", "token_accuracy"
+    labels = None              # from the data: see bind()
+    labels_from_data = True
+    splits = ("train", "dev")
+    citation = "Hockenmaier & Steedman 2007, CCGbank (Computational Linguistics 33(3))"
+
+    def source_key(self, source):
+        if source.root is None:
+            raise ReproError(self._where_message())
+        return super().source_key(DataSource("local", source.root))  # always local files, even in a hub run
+
+    def read_local(self, source, split, lang):
+        path = Path(source.root) / self.folder / f"ccg.{split}"
+        if not path.is_file():
+            raise DataError(path, "file not found (CCGbank must be supplied locally; format in repro/tasks/ccg.py)")
+        try:
+            with open(path, encoding="utf-8") as f:
+                for lineno, line in enumerate(f, start=1):
+                    line = line.rstrip("\r\n")
+                    if not line.strip():
+                        continue
+                    fields = line.split("\t")
+                    if len(fields) != 2:
+                        raise DataError(path, f"expected tokens, one TAB, supertags; got {len(fields)} tab-separated fields", lineno)
+                    tokens, tags = fields[0].split(), fields[1].split()
+                    if not tokens:
+                        raise DataError(path, "no tokens before the TAB", lineno)
+                    if len(tokens) != len(tags):
+                        raise DataError(path, f"{len(tokens)} tokens but {len(tags)} supertags", lineno)
+                    yield {"id": f"ccg-{split}-{lineno}", "tokens": tokens, "tags": tags}
+        except UnicodeDecodeError as e:
+            raise DataError(path, f"not valid UTF-8 ({e.reason} at byte {e.start})") from None
+
+    def read_hub(self, source, split, lang):
+        # A hub run reads CCGbank from data.dir when it is set: the one task without a hub copy.
+        if source.root is None:
+            raise ReproError(self._where_message())
+        return self.read_local(source, split, lang)
+
+    def _where_message(self) -> str:
+        return ("CCGbank (LDC2005T13) is licensed and not on the Hugging Face hub: supply it locally as "
+                "<data.dir>/ccg/ccg.train and <data.dir>/ccg/ccg.dev (tokens TAB supertags, one sentence per line; "
+                "see repro/tasks/ccg.py) and set data.dir, or leave ccg out of intermediate.tasks")
+
+    # ---- the label set comes from the training data ----
+
+    def bind(self, train_examples: list[dict]) -> "CCG":
+        """A copy of this task whose label set is the training split's supertags (+ the reserved label);
+        its default tag (for a word without sub-tokens) is the most frequent training supertag."""
+        counts = Counter(tag for ex in train_examples for tag in ex["tags"])
+        if not counts:
+            raise ReproError("ccg: the training split has no supertags; cannot build the label set")
+        bound = copy.copy(self)
+        bound.labels = sorted(counts) + [UNSEEN]
+        bound.default_tag = min(counts, key=lambda t: (-counts[t], t))
+        return bound
+
+    def encodable(self, examples: list[dict]) -> list[dict]:
+        """Examples whose supertags are all in the label set (unseen ones -> the reserved label), for
+        featurisation only; scores are computed against the original examples."""
+        known = set(self.labels)
+        return [{**ex, "tags": [t if t in known else UNSEEN for t in ex["tags"]]} if ex.get("tags") else ex
+                for ex in examples]

@@ -1,0 +1,67 @@
+"""Cosmos QA (intermediate; Huang et al. 2019, EMNLP): 4-way multiple-choice reading comprehension; accuracy.
+
+Local files: the release's cosmosqa/{train,valid}.csv (header id,context,question,answer0,...,answer3,label;
+standard CSV quoting), or cosmosqa/{train,valid}.jsonl with the same fields; the .csv is used when both
+exist. Hub: allenai/cosmos_qa. As in jiant's cosmosqa task, the context is `context + " " + question`."""
+import csv
+from pathlib import Path
+
+from repro.errors import DataError
+from repro.tasks.base import Task, hub_load, read_jsonl, register, require
+
+FIELDS = ("id", "context", "question", "answer0", "answer1", "answer2", "answer3", "label")
+
+
+def _example(r: dict, where, line=None) -> dict:
+    label = str(r["label"]).strip()
+    if label not in ("0", "1", "2", "3"):
+        raise DataError(where, f"unknown label {r['label']!r} (expected 0-3)", line)
+    return {"id": str(r["id"]), "context": f"{r['context']} {r['question']}",
+            "choices": [r[f"answer{k}"] for k in range(4)], "label": int(label)}
+
+
+def read_csv(path: Path):
+    """Yields (line, record); a record's line is the line its row ends on (rows may span lines)."""
+    try:
+        with open(path, encoding="utf-8", newline="") as f:
+            reader = csv.reader(f)
+            header = next(reader, None)
+            missing = [k for k in FIELDS if k not in (header or [])]
+            if missing:
+                raise DataError(path, f"header lacks column(s) {', '.join(missing)}", 1)
+            for row in reader:
+                if not row:
+                    continue
+                if len(row) != len(header):
+                    raise DataError(path, f"expected {len(header)} comma-separated columns, got {len(row)}", reader.line_num)
+                yield reader.line_num, dict(zip(header, row))
+    except UnicodeDecodeError as e:
+        raise DataError(path, f"not valid UTF-8 ({e.reason} at byte {e.start})") from None
+    except csv.Error as e:
+        raise DataError(path, f"malformed CSV: {e}") from None
+
+
+@register
+class CosmosQA(Task):
+    name = folder = "cosmosqa"
+    role, head, metric = "intermediate", "multiple_choice", "accuracy"
+    splits = ("train", "dev")
+    hub_id = "allenai/cosmos_qa"
+    citation = "Huang et al. 2019, Cosmos QA (EMNLP)"
+
+    def read_local(self, source, split, lang):
+        stem = Path(source.root) / self.folder / ("train" if split == "train" else "valid")
+        csv_path, jsonl_path = stem.with_suffix(".csv"), stem.with_suffix(".jsonl")
+        if csv_path.is_file():
+            path, rows = csv_path, read_csv(csv_path)
+        elif jsonl_path.is_file():
+            path, rows = jsonl_path, read_jsonl(jsonl_path)
+        else:
+            raise DataError(csv_path, f"file not found (nor {jsonl_path.name})")
+        for line, r in rows:
+            require(r, FIELDS, path, line)
+            yield _example(r, path, line)
+
+    def read_hub(self, source, split, lang):
+        for r in hub_load(source, self.hub_id, None, "train" if split == "train" else "validation"):
+            yield _example(r, self.hub_id)

@@ -1,0 +1,53 @@
+"""UD-POS: 17 universal POS tags, trained on English UD, zero-shot on 33 languages; seqeval-0.0.12 F1.
+
+The metric is XTREME's chunk-level F1 under seqeval 0.0.12 rules (xtreme.md §3.2): a run of identical
+tags counts as one chunk, so it is not token accuracy. The scorer in repro.scoring implements it.
+
+Local layout (XTREME, §2.3): udpos/{train,dev,test}-{lang}.tsv, `word TAB UPOS` lines (test: `word`),
+blank line between sentences; these files hold UD v2.5 with multiword tokens kept as surface forms.
+Hub: google/xtreme `udpos.<EnglishName>`; it is parsed from raw CoNLL-U without that conversion, so
+languages with multiword tokens give different token counts and scores (§2.3 "Trap").
+"""
+import warnings
+
+from repro.tasks.base import Task, hub_load, register
+from repro.tasks.xtreme_formats import read_tagged, task_dir
+
+# xtreme.md §2.3: the 17 UPOS tags, in the google/xtreme ClassLabel order (= sorted).
+LABELS = ["ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON", "PROPN", "PUNCT",
+          "SCONJ", "SYM", "VERB", "X"]
+
+# google/xtreme names its udpos configs by English language name (§2.3).
+HUB_NAMES = {"af": "Afrikaans", "ar": "Arabic", "bg": "Bulgarian", "de": "German", "el": "Greek", "en": "English",
+             "es": "Spanish", "et": "Estonian", "eu": "Basque", "fa": "Persian", "fi": "Finnish", "fr": "French",
+             "he": "Hebrew", "hi": "Hindi", "hu": "Hungarian", "id": "Indonesian", "it": "Italian", "ja": "Japanese",
+             "kk": "Kazakh", "ko": "Korean", "mr": "Marathi", "nl": "Dutch", "pt": "Portuguese", "ru": "Russian",
+             "ta": "Tamil", "te": "Telugu", "th": "Thai", "tl": "Tagalog", "tr": "Turkish", "ur": "Urdu",
+             "vi": "Vietnamese", "yo": "Yoruba", "zh": "Chinese"}
+
+# UD v2.5 has no dev treebank for kk and only test treebanks for tl, th, yo (§2.3, [HF-py] split logic).
+SPLITS_OF = {"kk": ("train", "test"), "tl": ("test",), "th": ("test",), "yo": ("test",)}
+
+
+@register
+class UDPOS(Task):
+    name = folder = "udpos"
+    role, head, metric = "target", "tagging", "f1"
+    labels = LABELS
+    default_tag = "X"  # a word the tokenizer drops gets "other", XTREME's placeholder tag (§2.3)
+    languages = tuple(sorted(HUB_NAMES))
+    hub_id = "google/xtreme"
+
+    def has_split(self, split, lang):
+        return split in SPLITS_OF.get(lang, self.splits)
+
+    def read_local(self, source, split, lang):
+        return read_tagged(self, task_dir(source, self.folder) / f"{split}-{lang}.tsv", split)
+
+    def read_hub(self, source, split, lang):
+        warnings.warn("google/xtreme udpos keeps UD syntactic words instead of XTREME's fused surface forms; "
+                      "scores differ for languages with multiword tokens (xtreme.md §2.3). Use local files "
+                      "built from UD v2.5 to match XTREME.", stacklevel=2)
+        hub_split = {"train": "train", "dev": "validation", "test": "test"}[split]
+        for r in hub_load(source, self.hub_id, f"udpos.{HUB_NAMES[lang]}", hub_split):
+            yield {"tokens": list(r["tokens"]), "tags": [LABELS[t] for t in r["pos_tags"]]}

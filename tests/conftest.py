@@ -1,0 +1,36 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MINI = str(ROOT / "tests" / "profiles" / "mini.toml")
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+
+@pytest.fixture(autouse=True)
+def _hf_home(tmp_path_factory, monkeypatch):
+    # datasets writes caches under HF_HOME; keep them out of the user's home.
+    monkeypatch.setenv("HF_HOME", str(tmp_path_factory.getbasetemp() / "hf"))
+
+
+def repro(*args, check=True, env=None, timeout=600):
+    """Runs `python -m repro ARGS` in a subprocess (as a user would); returns the CompletedProcess."""
+    proc = subprocess.run([sys.executable, "-m", "repro", *map(str, args)], cwd=ROOT, capture_output=True,
+                          text=True, env={**os.environ, **(env or {})}, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"repro {' '.join(map(str, args))} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def mini_run(tmp_path_factory):
+    """One run of the mini smoke profile shared by the end-to-end tests."""
+    run_dir = tmp_path_factory.mktemp("mini-run")
+    proc = repro("reproduce", "--all", "--profile", MINI, "--run-dir", run_dir, "--no-verify")
+    return run_dir, proc
