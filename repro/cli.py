@@ -142,6 +142,10 @@ def main(argv=None) -> int:
     except ReproError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # disk full, permissions...: the stage failed cleanly and will be redone
+        print(f"error: {e.strerror or e} ({e.filename or 'write failed'}); the failed stage is not marked "
+              "done: free the space or fix the path and run the same command again", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted; run the same command again to resume", file=sys.stderr)
         return 130

@@ -6,6 +6,7 @@ does not have, or giving a value of another type, is an error naming the key and
 from __future__ import annotations
 
 import copy
+import re
 import tomllib
 from pathlib import Path
 
@@ -107,7 +108,33 @@ def load_config(profile: str = "smoke", overrides: list[str] = ()) -> dict:
         _check(base, nested, f"override {text!r}")
         _merge(config, nested)
     config["profile"] = chain[0][0].stem
+    _check_values(config)
     return config
+
+
+LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}$")
+
+
+def _check_values(config: dict) -> None:
+    """Checks a type check cannot make: names of tasks and languages (they become file names)."""
+    from repro.tasks import REGISTRY, get_task
+
+    get_task("xnli")  # fills the registry
+    for phase in ("intermediate", "target"):
+        for name in config[phase]["tasks"]:
+            if name not in REGISTRY or REGISTRY[name].role != phase:
+                known = sorted(t for t, task in REGISTRY.items() if task.role == phase)
+                raise ConfigError(f"{phase}.tasks: unknown {phase} task {name!r}; known: {', '.join(known)}")
+        for name in config[phase]["task"]:
+            if name not in REGISTRY and name != "multitask":
+                raise ConfigError(f"{phase}.task.{name}: no such task")
+    for lang in config["synthetic"]["languages"]:
+        if not isinstance(lang, str) or not LANGUAGE_CODE.match(lang):
+            raise ConfigError(f"synthetic.languages: {lang!r} is not a 2-3 letter language code")
+    if not config["run"]["seeds"] or not all(isinstance(s, int) and not isinstance(s, bool) for s in config["run"]["seeds"]):
+        raise ConfigError("run.seeds: give at least one integer seed")
+    if config["verify"]["expected"] == "":
+        raise ConfigError("verify.expected: name an expected-figures file")
 
 
 def task_settings(config: dict, phase: str, task: str) -> dict:

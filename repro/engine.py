@@ -91,7 +91,15 @@ def work_dir(run_dir: Path, stage: Stage) -> Path:
 
 
 def is_done(run_dir: Path, stage: Stage) -> bool:
-    return (stage_dir(run_dir, stage) / MANIFEST).is_file()
+    """Done = a readable manifest for exactly this key. A damaged manifest means not done: the stage
+    runs again rather than anything half-known being reused."""
+    path = stage_dir(run_dir, stage) / MANIFEST
+    if not path.is_file():
+        return False
+    try:
+        return json.loads(path.read_text()).get("key") == stage.key
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError):
+        return False
 
 
 def topological(stages: list[Stage]) -> list[Stage]:
@@ -164,7 +172,11 @@ def run_stage(run_dir: Path, stage: Stage, log=print) -> dict:
     work.mkdir(parents=True, exist_ok=True)
     started = time.time()
     log(f"[run ] {stage.id} ({stage.key})")
-    extra = stage.run(StageContext(stage, Path(run_dir), tmp, work)) or {}
+    try:
+        extra = stage.run(StageContext(stage, Path(run_dir), tmp, work)) or {}
+    except BaseException as e:
+        log(f"[fail] {stage.id}: {type(e).__name__}: {e}; nothing of it is marked done")
+        raise
     manifest = {
         "phase": stage.phase, "name": stage.name, "key": stage.key, "config": stage.config,
         "deps": {d.id: d.key for d in stage.deps}, "versions": stage._versions,

@@ -15,6 +15,7 @@ expected/schema.json and in the ``_q_*`` functions below. The verdicts are writt
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 import statistics
@@ -28,7 +29,6 @@ REPO_EXPECTED = Path(__file__).resolve().parents[1] / "expected"
 PACKAGE_SCHEMAS = Path(__file__).resolve().parent / "schemas"
 FIGURE_SCHEMA = "schema.json"
 RESULTS_SCHEMA = "results.schema.json"
-STRUCTURE_QUANTITIES = {"all_cells_present", "xtreme_present", "intermediate_dev_present"}
 MAX_LISTED = 5  # missing items / schema errors listed per figure / file
 
 
@@ -50,7 +50,9 @@ def schema_path(name: str) -> Path:
     raise VerifyInputError(f"schema {name} not found in {REPO_EXPECTED} or {PACKAGE_SCHEMAS}")
 
 
+@functools.cache
 def load_schema(name: str) -> dict:
+    """The parsed schema, checked to be a valid 2020-12 schema (cached: it is read-only)."""
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import SchemaError
 
@@ -180,7 +182,9 @@ def config_encoders(config: dict) -> list[str]:
 
 
 def cell_per_seed(table: dict, encoder: str, target: str, language: str | None = None) -> dict[str, float]:
-    cell = table["cells"].get(encoder, {}).get(target)
+    if encoder not in table["cells"]:
+        raise NotComputed(f"encoder {encoder!r} has no cells on this split (it has: {', '.join(table['cells']) or 'none'})")
+    cell = table["cells"][encoder].get(target)
     if cell is None:
         raise NotComputed(f"no {target} cell for encoder {encoder!r}")
     if language is None:
@@ -188,6 +192,20 @@ def cell_per_seed(table: dict, encoder: str, target: str, language: str | None =
     values = {s: langs[language] for s, langs in cell["languages_per_seed"].items() if language in langs}
     if not values:
         raise NotComputed(f"language {language!r} not scored in the {target} cell of {encoder!r}")
+    return values
+
+
+def per_target(targets: list[str], compute) -> list[dict[str, float]]:
+    """compute(target) for every target; all missing inputs are named together."""
+    values, missing = [], []
+    for t in targets:
+        try:
+            values.append(compute(t))
+        except NotComputed as e:
+            missing.append(str(e))
+    if missing:
+        unique = list(dict.fromkeys(missing))
+        raise NotComputed("; ".join(unique[:MAX_LISTED]) + (f"; ... ({len(unique)} in all)" if len(unique) > MAX_LISTED else ""))
     return values
 
 
@@ -222,24 +240,25 @@ def _q_best_cell(run: Run, d: dict) -> dict[str, float]:
 
 def _q_mean_gain(run: Run, d: dict) -> dict[str, float]:
     table = run.table(d["split"])
-    gains = [paired([cell_per_seed(table, d["encoder"], t), cell_per_seed(table, d["baseline"], t)],
-                    lambda v: v[0] - v[1]) for t in run.targets(d["targets"])]
+    gains = per_target(run.targets(d["targets"]), lambda t: paired(
+        [cell_per_seed(table, d["encoder"], t), cell_per_seed(table, d["baseline"], t)], lambda v: v[0] - v[1]))
     return paired(gains, statistics.fmean)
 
 
 def _q_xtreme_score(run: Run, d: dict) -> dict[str, float]:
     table = run.table(d["split"])
-    return paired([cell_per_seed(table, d["encoder"], t) for t in run.targets(d["targets"])], statistics.fmean)
+    return paired(per_target(run.targets(d["targets"]), lambda t: cell_per_seed(table, d["encoder"], t)),
+                  statistics.fmean)
 
 
 def _q_xtreme_best_gain(run: Run, d: dict) -> dict[str, float]:
     table = run.table(d["split"])
-    gains = []
-    for t in run.targets(d["targets"]):
-        best = best_encoder(run, d, t)
-        gains.append(paired([cell_per_seed(table, best, t), cell_per_seed(table, d["baseline"], t)],
-                            lambda v: v[0] - v[1]))
-    return paired(gains, statistics.fmean)
+
+    def gain(t: str) -> dict[str, float]:
+        best = cell_per_seed(table, best_encoder(run, d, t), t)
+        return paired([best, cell_per_seed(table, d["baseline"], t)], lambda v: v[0] - v[1])
+
+    return paired(per_target(run.targets(d["targets"]), gain), statistics.fmean)
 
 
 def _q_intermediate_dev(run: Run, d: dict) -> dict[str, float]:
@@ -257,11 +276,25 @@ NUMERIC = {"cell": _q_cell, "best_cell": _q_best_cell, "mean_gain": _q_mean_gain
 
 # ---------------------------------------------------------------- structure and all-values checks
 
+def targets_with_split(run: Run, targets: list[str], split: str) -> list[str]:
+    """The targets that can have a cell on `split`: the split is configured (target.splits) and the task
+    declares it (Tatoeba, for one, has only a test set)."""
+    from repro.tasks import get_task
+
+    if run.config is not None and split not in run.config["target"]["splits"]:
+        raise NotComputed(f"split {split!r} is not in the profile's target.splits")
+    return [t for t in targets if split in get_task(t).splits]
+
+
 def _s_all_cells_present(run: Run, d: dict) -> list[str]:
-    table = run.results["splits"].get(run.split(d["split"]), {"cells": {}})
+    split = run.split(d["split"])
+    table = run.results["splits"].get(split, {"cells": {}})
+    targets = targets_with_split(run, run.targets(d["targets"]), split)
+    if not targets:
+        raise NotComputed(f"none of the targets has a {split!r} split")
     seeds, missing = run.seeds(), []
     for enc in run.encoders(d["encoders"]):
-        for tgt in run.targets(d["targets"]):
+        for tgt in targets:
             have = table["cells"].get(enc, {}).get(tgt, {}).get("per_seed", {})
             lacking = [s for s in seeds if s not in have]
             if lacking:
@@ -433,8 +466,8 @@ def verify_results(results_path: Path, expected_path: Path, config: dict | None,
     outcomes = [evaluate_figure(run, fig) for fig in table["figures"]]
     s = summary(outcomes)
     header = [f"verify: {expected_path} (written for profile {table['profile']!r}) against {results_path}",
-              f"  run: profile {results['profile']!r}, model {results['model']!r}, data {results['data_source']}, "
-              f"seeds {results['seeds']}, headline split {results['headline_split']!r}"]
+              (f"  run: profile {results['profile']!r}, model {results['model']!r}, data {results['data_source']}, "
+               f"seeds {results['seeds']}, headline split {results['headline_split']!r}")]
     if config and table["profile"] != config["profile"]:
         header.append(f"  note: the run's profile is {config['profile']!r}, the table's {table['profile']!r}")
     print_report(outcomes, header)

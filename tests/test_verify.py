@@ -59,9 +59,11 @@ def make_config(seeds=(1, 2)) -> dict:
                                  'target.encoders=["multitask","mnli"]', f"run.seeds={list(seeds)}"])
 
 
-def make_results(config: dict, scores=SCORES) -> dict:
+def make_results(config: dict, scores=SCORES, splits=("dev", "test")) -> dict:
+    """Test scores are the dev scores minus 1."""
     seeds = config["run"]["seeds"]
-    cells = {(enc, tgt, s): {"dev": task_scores(tgt, v[s])} for (enc, tgt), v in scores.items() for s in seeds}
+    cells = {(enc, tgt, s): {split: task_scores(tgt, v[s] - (split == "test")) for split in splits}
+             for (enc, tgt), v in scores.items() for s in seeds}
     inter = {}
     for (name, task), v in INTERMEDIATE.items():
         for s in seeds:
@@ -184,7 +186,7 @@ def test_doctored_results_fail(tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 1
     assert by_id(report)["mnli_gain"]["verdict"] == "FAIL"
-    assert by_id(report)["mnli_gain"]["mean"] == pytest.approx(2.5)  # (0 + 5)/2, (0 + 3)/2 -> 2.5
+    assert by_id(report)["mnli_gain"]["mean"] == pytest.approx(2.0)  # per seed (0 + 5)/2, (0 + 3)/2 -> 2.0
     assert any(line.startswith("mnli_gain") and "FAIL" in line for line in out.splitlines())
 
 
@@ -207,6 +209,22 @@ def test_out_of_range_score_fails(tmp_path):
     assert by_id(report)["in_range"]["verdict"] == "FAIL"
 
 
+def test_structure_skips_targets_without_the_split(tmp_path):
+    """Tatoeba has only a test set: no dev cell is expected for it, a test cell is."""
+    config = load_config("smoke", ['intermediate.tasks=["mnli","squad"]', 'target.tasks=["xnli","tatoeba"]',
+                                   'target.encoders=["mnli"]', "run.seeds=[1]"])
+    scores = {("baseline", "xnli"): {1: 50.0}, ("mnli", "xnli"): {1: 60.0}}
+    results = make_results(config, scores)
+    structure = lambda split: {"id": f"cells_{split}", "claim": "c", "check": "structure", "provenance": PROV,
+                               "definition": definition("all_cells_present", encoders="config", targets="config",
+                                                        split=split, aggregation="all")}
+    code, report = verify(tmp_path, [structure("dev"), structure("test")], results=results, config=config)
+    assert code == 1
+    assert by_id(report)["cells_dev"]["verdict"] == "pass"
+    assert by_id(report)["cells_test"]["verdict"] == "FAIL"
+    assert "baseline×tatoeba" in by_id(report)["cells_test"]["reason"]
+
+
 def test_missing_cell_fails_structure(tmp_path):
     config = make_config()
     scores = {k: v for k, v in SCORES.items() if k != ("multitask", "xquad")}
@@ -217,21 +235,32 @@ def test_missing_cell_fails_structure(tmp_path):
 
 
 def test_not_computed_is_not_a_pass(tmp_path, capsys):
+    config = make_config()
+    test_cell = value_figure("test_cell", 50.0, 1.0, definition("cell", encoder="baseline", targets=["xnli"], split="test"))
     figs = [value_figure("panx_gain", 1.0, 1.0, definition("mean_gain", encoder="mnli", baseline="baseline",
-                                                           targets=["panx"], aggregation="mean_over_targets")),
-            value_figure("test_cell", 50.0, 1.0, definition("cell", encoder="baseline", targets=["xnli"], split="test"))]
-    code, report = verify(tmp_path, figs)
+                                                           targets=["xnli", "panx"], aggregation="mean_over_targets")),
+            value_figure("squad_gain", 1.0, 1.0, definition("mean_gain", encoder="squad", baseline="baseline",
+                                                            targets=["xnli"], aggregation="mean_over_targets")),
+            test_cell]
+    code, report = verify(tmp_path, figs, results=make_results(config, splits=("dev",)), config=config)
     out = capsys.readouterr().out
     assert code == 1
-    assert by_id(report)["panx_gain"]["verdict"] == "not computed"
-    assert "no panx cell" in by_id(report)["panx_gain"]["reason"]
+    assert {f["verdict"] for f in report["figures"]} == {"not computed"}
+    assert "no panx cell for encoder 'mnli'" in by_id(report)["panx_gain"]["reason"]
+    assert "encoder 'squad' has no cells" in by_id(report)["squad_gain"]["reason"]
     assert "split 'test' was not scored" in by_id(report)["test_cell"]["reason"]
-    assert "not computed" in out and report["summary"]["not_computed"] == 2
+    assert "not computed" in out and report["summary"]["not_computed"] == 3
+
+
+def test_test_split_figure(tmp_path):
+    # baseline xnli on test: dev minus 1 -> (49, 51) -> 50
+    fig = value_figure("test_cell", 50.0, 0.01, definition("cell", encoder="baseline", targets=["xnli"], split="test"))
+    assert verify(tmp_path, [fig])[0] == 0
 
 
 def test_optional_not_computed_passes(tmp_path):
-    figs = figures() + [value_figure("test_cell", 50.0, 1.0, definition("cell", encoder="baseline", targets=["xnli"],
-                                                                        split="test"), optional=True)]
+    figs = figures() + [value_figure("panx_cell", 50.0, 1.0, definition("cell", encoder="baseline", targets=["panx"]),
+                                     optional=True)]
     code, report = verify(tmp_path, figs)
     assert code == 0
     assert report["summary"]["not_computed_optional"] == 1
@@ -323,6 +352,19 @@ def test_schemas_are_valid_and_packaged(name):
     jsonschema.Draft202012Validator.check_schema(schema)
     assert filecmp.cmp(EXPECTED / name, ROOT / "repro" / "schemas" / name, shallow=False), \
         f"repro/schemas/{name} differs from expected/{name}: copy the canonical file over"
+
+
+def test_schema_loader_falls_back_to_the_package_copy(tmp_path, monkeypatch):
+    """Installed without the repository, the schemas come from repro/schemas/ (package data)."""
+    import repro.verify as V
+
+    monkeypatch.setattr(V, "REPO_EXPECTED", tmp_path / "absent")
+    V.load_schema.cache_clear()
+    try:
+        assert V.schema_path("schema.json") == ROOT / "repro" / "schemas" / "schema.json"
+        assert V.load_schema("results.schema.json")["properties"]["schema_version"] == {"const": 1}
+    finally:
+        V.load_schema.cache_clear()
 
 
 @pytest.mark.parametrize("name", ["paper", "smoke"])

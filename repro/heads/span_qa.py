@@ -92,7 +92,18 @@ class SpanQAHead(Head):
     def score(self, task, examples, predictions, lang="en"):
         if getattr(task, "qa_scorer", "squad") == "mlqa":
             return mlqa_em_f1(predictions, squad_dataset(examples), lang)
-        return squad_em_f1(predictions, squad_dataset(examples))
+        answerable = [ex for ex in examples if ex["answers"]]
+        unanswerable = [ex for ex in examples if not ex["answers"]]
+        if not unanswerable:
+            return squad_em_f1(predictions, squad_dataset(examples))
+        # SQuAD 2.0's official rule: an unanswerable question scores 1 (EM and F1) exactly when the
+        # prediction is empty; SQuAD 1.1 token F1 would give 0 for empty-vs-empty.
+        null = 100.0 * sum(predictions.get(ex["id"], "") == "" for ex in unanswerable)
+        if not answerable:
+            return {"exact_match": null / len(examples), "f1": null / len(examples)}
+        part = squad_em_f1(predictions, squad_dataset(answerable))
+        n = len(examples)
+        return {k: (part[k] * len(answerable) + null) / n for k in ("exact_match", "f1")}
 
     def write_predictions(self, path, examples, predictions):
         write_json(path, {ex["id"]: predictions[ex["id"]] for ex in examples})

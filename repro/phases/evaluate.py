@@ -27,7 +27,8 @@ def evaluate_stage(config: dict, target_stage: Stage, prepared: Stage, task_name
             langs = []
             for lang in available(prep, split):
                 gold = gold_dir / task_name / f"test-{lang}.{ext}"
-                if split == "test" and (prep / "test-labels" / gold.name).is_file():
+                from_labels = split == "test" or (split == "dev" and task.dev_is_test)
+                if from_labels and (prep / "test-labels" / gold.name).is_file():
                     gold.parent.mkdir(parents=True, exist_ok=True)
                     shutil.copyfile(prep / "test-labels" / gold.name, gold)
                     langs.append(lang)

@@ -65,6 +65,13 @@ def prepare_stage(config: dict, name: str, synthetic: Stage | None) -> Stage:
                 write_examples(examples_path(ctx.out, split, lang), examples)
                 counts[f"{split}-{lang}"] = len(examples)
                 langs.setdefault(split, []).append(lang)
+        if task.role == "target" and task.head != "retrieval":
+            selection = task.read_selection(src, task.train_language)
+            if selection is not None:
+                for i, ex in enumerate(selection):
+                    ex.setdefault("id", f"{name}-select-{i}")
+                write_examples(examples_path(ctx.out, "select", task.train_language), selection)
+                counts[f"select-{task.train_language}"] = len(selection)
         if labels_root and (labels_root / name).is_dir() and task.role == "target":
             shutil.copytree(labels_root / name, ctx.out / "test-labels")
         write_json(ctx.out / "info.json", {"task": name, "languages": langs, "counts": counts})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from functools import partial
 
+from repro.atomic import sha256_text, write_text
 from repro.engine import Stage
 from repro.modeling import load_encoder, load_tokenizer, pick_device
 from repro.phases.common import available, examples_path, read_examples, set_seed
@@ -33,9 +34,17 @@ def retrieval_stage(config, encoder_name, encoder: Stage, task, seed, prepared: 
         layer = resolve_layer(model.config.num_hidden_layers, s["layer"], s["reference_num_layers"])
         # Layers above the one read cannot change it: drop them (10 of 24 for XLM-R Large at layer 14).
         model.encoder.layer = model.encoder.layer[:layer]
-        embed = partial(embed_sentences, model, tokenizer, layer=layer, pooling=s["pooling"],
-                        batch_size=s["batch_size"], max_length=s["max_seq_length"],
-                        sort_by_length=s["sort_by_length"], device=device)
+        embed_uncached = partial(embed_sentences, model, tokenizer, layer=layer, pooling=s["pooling"],
+                                 batch_size=s["batch_size"], max_length=s["max_seq_length"],
+                                 sort_by_length=s["sort_by_length"], device=device)
+        cache = {}
+
+        def embed(sentences):  # Tatoeba's dev and test are the same sentences: embed them once
+            key = sha256_text("\n".join(sentences))
+            if key not in cache:
+                cache[key] = embed_uncached(sentences)
+            return cache[key]
+
         prep = ctx.dep(prepared.id)
         extra = {}
         for split in ("dev", "test"):
@@ -45,7 +54,6 @@ def retrieval_stage(config, encoder_name, encoder: Stage, task, seed, prepared: 
                 examples = read_examples(examples_path(prep, split, lang))
                 out = task.retrieve(examples, embed, s, split=split, lang=lang, state=extra)
                 path = ctx.out / "predictions" / split / task.name / f"test-{lang}.tsv"
-                from repro.atomic import write_text
                 write_text(path, "".join(line + "\n" for line in out))
         return {"seed": seed, "retrieval": {"layer_index": layer, "layer_setting": s["layer"],
                                             "reference_num_layers": s["reference_num_layers"],

@@ -10,7 +10,7 @@ from repro.atomic import write_json
 from repro.config import task_settings
 from repro.engine import Stage
 from repro.heads import get_head
-from repro.modeling import MultiHeadModel, load_tokenizer, pick_device, save_encoder
+from repro.modeling import MultiHeadModel, load_tokenizer, pick_device
 from repro.phases.common import available, cap, examples_path, read_examples, set_seed
 from repro.tasks import get_task
 from repro.training import TaskData, train
@@ -36,12 +36,15 @@ def target_stage(config: dict, encoder_name: str, encoder: Stage, target: str, s
         prep = ctx.dep(prepared.id)
         train_ex = cap(read_examples(examples_path(prep, "train", task.train_language)), s["max_train_examples"])
         features = head.featurize(task, train_ex, tokenizer, s, train=True)
-        dev_ex = cap(read_examples(examples_path(prep, "dev", task.train_language)), s["max_eval_examples"])
-        dev_feats = head.featurize(task, dev_ex, tokenizer, s, train=False)
+        select_path = examples_path(prep, "select", task.train_language)
+        english_dev = None
+        if select_path.is_file():  # XTREME/jiant: checkpoints are selected on English dev only
+            dev_ex = cap(read_examples(select_path), s["max_eval_examples"])
+            dev_feats = head.featurize(task, dev_ex, tokenizer, s, train=False)
 
-        def english_dev(m) -> float:  # XTREME/jiant: checkpoint selection on English dev only
-            preds = head.predict(task, m.heads[task.name], dev_ex, dev_feats, s, tokenizer.pad_token_id, device)
-            return head.score(task, dev_ex, preds)[task.metric]
+            def english_dev(m) -> float:
+                preds = head.predict(task, m.heads[task.name], dev_ex, dev_feats, s, tokenizer.pad_token_id, device)
+                return head.score(task, dev_ex, preds)[task.metric]
 
         summary = train(model, [TaskData(task.name, head, features)], s, ctx.work, seed=seed,
                         pad_id=tokenizer.pad_token_id, device=device,
@@ -55,8 +58,9 @@ def target_stage(config: dict, encoder_name: str, encoder: Stage, target: str, s
                 preds = head.predict(task, model.heads[task.name], examples, feats, s, tokenizer.pad_token_id, device)
                 head.write_predictions(ctx.out / "predictions" / split / target / f"test-{lang}.{head.ext}", examples, preds)
                 counts[f"{split}-{lang}"] = len(examples)
-        if config["target"]["keep_models"]:
-            save_encoder(model, tokenizer, ctx.out / "model")
+        if config["target"]["keep_models"]:  # the whole target model (encoder + head), safetensors
+            model.heads[task.name].save_pretrained(ctx.out / "model", safe_serialization=True)
+            tokenizer.save_pretrained(ctx.out / "model")
         write_json(ctx.out / "training.json", summary)
         shutil.rmtree(ctx.work / "checkpoint", ignore_errors=True)
         return {"seed": seed, "training": {k: v for k, v in summary.items() if k != "eval_history"},

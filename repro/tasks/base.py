@@ -61,6 +61,15 @@ class Task:
     def has_split(self, split: str, lang: str) -> bool:
         return split in self.splits
 
+    # The dev and test splits are the same questions (XQuAD, TyDiQA-GoldP, Tatoeba: jiant scores them as
+    # "val"); gold for dev then also comes from the test-label folder when the files are stripped.
+    dev_is_test = False
+
+    def read_selection(self, source: DataSource, lang: str) -> list[dict] | None:
+        """English data for checkpoint selection during target training (XTREME/jiant: the English
+        dev set of the training data); None = no selection, keep the final weights."""
+        return self.read(source, "dev", lang)
+
     def read(self, source: DataSource, split: str, lang: str) -> list[dict]:
         reader = self.read_local if source.local else self.read_hub
         examples = list(reader(source, split, lang))

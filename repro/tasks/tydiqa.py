@@ -4,17 +4,17 @@ SQuAD v1.1 EM/F1 with English normalisation for every language (xtreme.md §2.7,
 Splits:
 * train: tydiqa/tydiqa-goldp-v1.1-train/tydiqa.goldp.en.train.json (XTREME splits the train file by the
   id's language prefix and shortens ids to their last `-` segment);
-* test: tydiqa/tydiqa-goldp-v1.1-dev/tydiqa.goldp.{lang}.dev.json (XTREME renames the official dev files
-  and strips their answers; gold comes from the test-label folder);
-* dev (English, for checkpoint selection): the English GoldP dev. XTREME has no other held-out English
-  set (train_qa.sh predicts on tydiqa.goldp.en.dev.json), so English dev and English test are the same
-  questions. Because XTREME strips that file, its answers are read from the official
-  `tydiqa-goldp-dev-english.json` when present, else from tydiqa.goldp.en.dev.json if it still has them.
+* dev = test: tydiqa/tydiqa-goldp-v1.1-dev/tydiqa.goldp.{lang}.dev.json. GoldP has no other held-out set
+  (XTREME's test is the official dev; jiant scores it as "val"). XTREME strips the answers of these files,
+  so their gold comes from the label folder;
+* checkpoint selection: the English GoldP dev with its answers (train_qa.sh predicts on it; jiant
+  validates on it). Because XTREME strips tydiqa.goldp.en.dev.json, the answers are read from the
+  official `tydiqa-goldp-dev-english.json` when present, else from tydiqa.goldp.en.dev.json if it still
+  has them; with neither, the final weights are kept, which is what XTREME does for QA (§5).
 Hub: google/xtreme `tydiqa` (all languages in one config; the language is the id's prefix).
 """
-from pathlib import Path
+import warnings
 
-from repro.errors import DataError
 from repro.tasks.base import Task, hub_load, register
 from repro.tasks.xtreme_formats import hub_squad_rows, read_squad, task_dir
 
@@ -29,9 +29,7 @@ class TyDiQA(Task):
     role, head, metric = "target", "span_qa", "f1"
     languages = tuple(LANG_NAMES)
     hub_id = "google/xtreme"
-
-    def has_split(self, split, lang):
-        return split == "test" or lang == "en"
+    dev_is_test = True
 
     def read_local(self, source, split, lang):
         d = task_dir(source, self.folder)
@@ -41,19 +39,20 @@ class TyDiQA(Task):
             if not path.is_file() and (train / f"tydiqa.{lang}.train.json").is_file():
                 path = train / f"tydiqa.{lang}.train.json"  # the name some XTREME versions write (§2.7)
             return read_squad(path)
-        dev = d / "tydiqa-goldp-v1.1-dev"
-        if split == "test":
-            return read_squad(dev / f"tydiqa.goldp.{lang}.dev.json", keep_answers=False)
-        return self._english_dev(dev, lang)
+        # Stripped answers (an empty text) are dropped by read_squad, leaving the question unlabelled.
+        return read_squad(d / "tydiqa-goldp-v1.1-dev" / f"tydiqa.goldp.{lang}.dev.json")
 
-    def _english_dev(self, dev: Path, lang: str) -> list[dict]:
+    def read_selection(self, source, lang):
+        if not source.local:
+            return self.read(source, "dev", lang)  # the hub copy keeps its answers
+        dev = task_dir(source, self.folder) / "tydiqa-goldp-v1.1-dev"
         official = dev / f"tydiqa-goldp-dev-{LANG_NAMES[lang]}.json"
-        path = official if official.is_file() else dev / f"tydiqa.goldp.{lang}.dev.json"
-        examples = list(read_squad(path))
-        if not any(ex["answers"] for ex in examples):
-            raise DataError(path, "no question has an answer (XTREME strips them); checkpoint selection needs "
-                                  f"the English dev gold: put the official {official.name} in {dev}")
-        return examples
+        examples = list(read_squad(official)) if official.is_file() else self.read(source, "dev", lang)
+        if any(ex["answers"] for ex in examples):
+            return examples
+        warnings.warn(f"{dev}: the English GoldP dev has no answers (XTREME strips them) and {official.name} is "
+                      "absent, so TyDiQA keeps its final weights instead of selecting a checkpoint", stacklevel=2)
+        return None
 
     def read_hub(self, source, split, lang):
         prefix = LANG_NAMES[lang] + "-"

@@ -1,5 +1,6 @@
-"""XQuAD: trained on SQuAD v1.1, English dev = SQuAD v1.1 dev, test = XQuAD in 11 languages;
-SQuAD EM/F1 with English normalisation for every language."""
+"""XQuAD: trained on SQuAD v1.1; checkpoint selection on SQuAD v1.1 dev; XQuAD's 11 languages are
+both the dev and the test split (XQuAD has only one set; jiant scores it as "val"); SQuAD EM/F1 with
+English normalisation for every language (xtreme.md §2.5, §3.3)."""
 from repro.tasks.base import Task, hub_load, register
 from repro.tasks.xtreme_formats import hub_squad_rows, read_squad, task_dir
 
@@ -11,16 +12,19 @@ class XQuAD(Task):
     languages = ("en", "es", "de", "el", "ru", "tr", "ar", "vi", "th", "zh", "hi")
     hub_id = "google/xtreme"
 
-    def has_split(self, split, lang):
-        return split == "test" or lang == "en"  # XQuAD itself is test-only
+    dev_is_test = True
+
+    def read_selection(self, source, lang):
+        return self.read(source, "squad-dev", lang)
 
     def read_local(self, source, split, lang):
-        if split in ("train", "dev"):
-            return read_squad(task_dir(source, "squad") / f"{split}-v1.1.json")
-        return read_squad(task_dir(source, self.folder) / f"xquad.{lang}.json", keep_answers=False)
+        if split in ("train", "squad-dev"):
+            return read_squad(task_dir(source, "squad") / f"{split.replace('squad-', '')}-v1.1.json")
+        # XTREME strips XQuAD's answers (§2.5): gold then comes from the label folder.
+        return read_squad(task_dir(source, self.folder) / f"xquad.{lang}.json")
 
     def read_hub(self, source, split, lang):
-        if split in ("train", "dev"):
+        if split in ("train", "squad-dev"):
             return hub_squad_rows(hub_load(source, "rajpurkar/squad", "plain_text",
-                                           {"train": "train", "dev": "validation"}[split]))
+                                           {"train": "train", "squad-dev": "validation"}[split]))
         return hub_squad_rows(hub_load(source, self.hub_id, f"XQuAD.{lang}", "validation"))

@@ -1,0 +1,61 @@
+"""End to end on the mini smoke world: every stage done, a second run skips everything, the smoke
+classification target is learnable, the tables exist, and the paper plan lists the whole grid."""
+import json
+import re
+
+from conftest import MINI, repro
+
+
+def results(run_dir):
+    (d,) = (run_dir / "aggregate").glob("results-*")
+    return json.loads((d / "results.json").read_text()), (d / "results.md").read_text()
+
+
+def test_every_stage_done_and_tables_written(mini_run):
+    run_dir, proc = mini_run
+    assert "result tables:" in proc.stdout
+    status = repro("status", "--profile", MINI, "--run-dir", run_dir).stdout
+    rows = [line for line in status.splitlines() if "/" in line.split(" ")[0]]
+    assert rows and all(" done " in row for row in rows), status
+    res, md = results(run_dir)
+    assert res["encoders"] == ["baseline", "mnli", "multitask"]
+    assert res["targets"] == ["xnli", "panx", "xquad", "tatoeba"]
+    assert "not a reproduction" in md
+
+
+def test_second_run_skips_every_stage(mini_run):
+    run_dir, _ = mini_run
+    proc = repro("reproduce", "--all", "--profile", MINI, "--run-dir", run_dir, "--no-verify")
+    assert "[run ]" not in proc.stdout
+    assert proc.stdout.count("[skip]") > 20
+
+
+def test_smoke_classification_target_is_learnable(mini_run):
+    run_dir, _ = mini_run
+    res, _ = results(run_dir)
+    en = res["splits"]["dev"]["cells"]["baseline"]["xnli"]["languages"]["en"]
+    assert en > 100 / 3 + 15, f"XNLI English dev accuracy {en:.1f} is not clearly above chance"
+
+
+def test_changed_target_setting_marks_only_target_side_stale(mini_run):
+    run_dir, _ = mini_run
+    status = repro("status", "--profile", MINI, "--run-dir", run_dir,
+                   "--set", "target.task.xnli.lr=0.002").stdout
+    state = {line.split()[0]: line.split()[2] for line in status.splitlines() if "/" in line.split(" ")[0]}
+    assert state["target/mnli__xnli-s1"] == "stale" and state["evaluate/mnli__xnli-s1"] == "stale"
+    assert state["aggregate/results"] == "stale"
+    assert state["target/mnli__panx-s1"] == "done" and state["intermediate/mnli-s1"] == "done"
+
+
+def test_paper_dry_run_lists_the_whole_grid():
+    out = repro("reproduce", "--all", "--profile", "paper", "--dry-run").stdout
+    counts = dict(re.findall(r"(\w+) (\d+)", out.splitlines()[-1]))
+    # 9 intermediate + 9 target tasks prepared; one pretrained encoder; 9 tasks + multi-task;
+    # (baseline + 10 intermediate encoders) x 9 targets trained/retrieved and evaluated; one table.
+    assert counts == {"prepare": "18", "pretrained": "1", "intermediate": "10", "target": "99",
+                      "evaluate": "99", "aggregate": "1"}
+    for name in ["anli", "ccg", "commonsenseqa", "cosmosqa", "hellaswag", "mnli", "qqp", "squad", "sst2"]:
+        assert f"intermediate/{name}-s1" in out
+        assert f"target/{name}__pawsx-s1" in out
+    assert "target/baseline__bucc2018-s1" in out and "target/multitask__tydiqa-s1" in out
+    assert "FacebookAI/xlm-roberta-large" in out
