@@ -128,9 +128,11 @@ def _check_values(config: dict) -> None:
         for name in config[phase]["task"]:
             if name not in REGISTRY and name != "multitask":
                 raise ConfigError(f"{phase}.task.{name}: no such task")
-    for lang in config["synthetic"]["languages"]:
-        if not isinstance(lang, str) or not LANGUAGE_CODE.match(lang):
-            raise ConfigError(f"synthetic.languages: {lang!r} is not a 2-3 letter language code")
+    for key, langs in (("synthetic.languages", config["synthetic"]["languages"]),
+                       ("target.languages", config["target"]["languages"])):
+        for lang in langs:
+            if not isinstance(lang, str) or not LANGUAGE_CODE.match(lang):
+                raise ConfigError(f"{key}: {lang!r} is not a 2-3 letter language code")
     if not config["run"]["seeds"] or not all(isinstance(s, int) and not isinstance(s, bool) for s in config["run"]["seeds"]):
         raise ConfigError("run.seeds: give at least one integer seed")
     if config["verify"]["expected"] == "":

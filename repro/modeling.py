@@ -15,9 +15,14 @@ TINY_MODEL = Path(__file__).parent / "resources" / "tiny-xlmr"
 
 
 def resolve_model(name: str) -> str:
-    """'tiny' -> the committed tiny XLM-R; an existing directory -> itself; else a hub id."""
+    """'tiny' -> the committed tiny XLM-R; a path (absolute, ./, ../, ~) -> a local directory, which
+    must exist; anything else -> a hub id."""
     if name == "tiny":
         return str(TINY_MODEL)
+    if name.startswith(("/", "./", "../", "~")) or Path(name).is_dir():
+        path = Path(name).expanduser()
+        check_local_model(path)
+        return str(path)
     return name
 
 

@@ -35,6 +35,8 @@ def source_for(config: dict) -> DataSource:
 def task_languages(config: dict, task) -> list[str]:
     if task.role == "intermediate":
         return ["en"]
+    if config["target"]["languages"]:
+        return list(config["target"]["languages"])
     if config["data"]["source"] == "synthetic":
         return list(config["synthetic"]["languages"])
     return list(task.languages)

@@ -7,6 +7,7 @@ from functools import partial
 
 from repro.atomic import sha256_text, write_text
 from repro.engine import Stage
+from repro.errors import ReproError
 from repro.modeling import load_encoder, load_tokenizer, pick_device
 from repro.phases.common import available, examples_path, read_examples, set_seed
 
@@ -17,6 +18,17 @@ def retrieval_settings(config: dict, task) -> dict:
     return {"layer": layer, "reference_num_layers": config["model"]["reference_num_layers"], "pooling": r["pooling"],
             "batch_size": r["batch_size"], "max_seq_length": r["max_seq_length"],
             "sort_by_length": r["sort_by_length"], "k": r["bucc_k"]}
+
+
+def check_finite(embeddings, encoder_dir):
+    """NaN/inf vectors would make every similarity NaN and retrieval silently arbitrary."""
+    import numpy as np
+
+    bad = ~np.isfinite(embeddings).all(axis=1)
+    if bad.any():
+        raise ReproError(f"{encoder_dir}: {int(bad.sum())} of {len(embeddings)} sentence embeddings contain NaN or "
+                         f"inf (first at sentence {int(bad.argmax()) + 1}); the encoder weights are damaged")
+    return embeddings
 
 
 def retrieval_stage(config, encoder_name, encoder: Stage, task, seed, prepared: Stage) -> Stage:
@@ -42,7 +54,7 @@ def retrieval_stage(config, encoder_name, encoder: Stage, task, seed, prepared: 
         def embed(sentences):  # Tatoeba's dev and test are the same sentences: embed them once
             key = sha256_text("\n".join(sentences))
             if key not in cache:
-                cache[key] = embed_uncached(sentences)
+                cache[key] = check_finite(embed_uncached(sentences), encoder_dir)
             return cache[key]
 
         prep = ctx.dep(prepared.id)

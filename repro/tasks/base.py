@@ -124,6 +124,7 @@ def read_tsv(path: Path, ncols: tuple[int, ...], skip_header=False) -> Iterator[
     path = Path(path)
     if not path.is_file():
         raise DataError(path, "file not found")
+    rows = 0
     try:
         with open(path, encoding="utf-8", newline="") as f:
             for lineno, row in enumerate(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE), start=1):
@@ -133,15 +134,19 @@ def read_tsv(path: Path, ncols: tuple[int, ...], skip_header=False) -> Iterator[
                     continue
                 if len(row) not in ncols:
                     raise DataError(path, f"expected {' or '.join(map(str, ncols))} tab-separated columns, got {len(row)}", lineno)
+                rows += 1
                 yield lineno, row
     except UnicodeDecodeError as e:
         raise DataError(path, f"not valid UTF-8 ({e.reason} at byte {e.start})") from None
+    if not rows:
+        raise DataError(path, "no rows: the file is empty")
 
 
 def read_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
     path = Path(path)
     if not path.is_file():
         raise DataError(path, "file not found")
+    records = 0
     try:
         with open(path, encoding="utf-8") as f:
             for lineno, line in enumerate(f, start=1):
@@ -153,9 +158,12 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
                     raise DataError(path, f"invalid JSON: {e.msg}", lineno) from None
                 if not isinstance(record, dict):
                     raise DataError(path, "expected a JSON object per line", lineno)
+                records += 1
                 yield lineno, record
     except UnicodeDecodeError as e:
         raise DataError(path, f"not valid UTF-8 ({e.reason} at byte {e.start})") from None
+    if not records:
+        raise DataError(path, "no records: the file is empty")
 
 
 def read_json(path: Path):
@@ -176,13 +184,14 @@ def read_conll(path: Path, ncols: tuple[int, ...] = (1, 2)) -> Iterator[tuple[in
     path = Path(path)
     if not path.is_file():
         raise DataError(path, "file not found")
-    rows, start = [], None
+    rows, start, sentences = [], None, 0
     try:
         with open(path, encoding="utf-8") as f:
             for lineno, line in enumerate(f, start=1):
                 line = line.rstrip("\r\n")
                 if not line.strip():
                     if rows:
+                        sentences += 1
                         yield start, rows
                     rows, start = [], None
                     continue
@@ -194,7 +203,10 @@ def read_conll(path: Path, ncols: tuple[int, ...] = (1, 2)) -> Iterator[tuple[in
     except UnicodeDecodeError as e:
         raise DataError(path, f"not valid UTF-8 ({e.reason} at byte {e.start})") from None
     if rows:
+        sentences += 1
         yield start, rows
+    if not sentences:
+        raise DataError(path, "no sentences: the file is empty")
 
 
 def hub_load(source: DataSource, hub_id: str, config: str | None, split: str):
