@@ -116,7 +116,11 @@ class Checkpoint:
 
     def load(self, model, device):
         load_model(model, str(self.dir / "model.safetensors"), device=str(device))
-        state = torch.load(self.dir / "state.pt", weights_only=True, map_location="cpu")
+        try:  # weights_only: a checkpoint holding anything but tensors and plain values is refused
+            state = torch.load(self.dir / "state.pt", weights_only=True, map_location="cpu")
+        except Exception as e:
+            raise ReproError(f"{self.dir / 'state.pt'}: refusing to load this checkpoint ({type(e).__name__}: "
+                             f"{str(e).splitlines()[0]}); delete {self.dir.parent} to start the stage over") from None
         best = None
         if (self.dir / "best.safetensors").is_file():
             from safetensors.torch import load_file
