@@ -59,3 +59,21 @@ def test_paper_dry_run_lists_the_whole_grid():
         assert f"target/{name}__pawsx-s1" in out
     assert "target/baseline__bucc2018-s1" in out and "target/multitask__tydiqa-s1" in out
     assert "FacebookAI/xlm-roberta-large" in out
+
+
+def test_verify_passes_on_the_smoke_run_and_fails_on_a_doctored_table(mini_run, tmp_path):
+    import shutil
+
+    run_dir, _ = mini_run
+    ok = repro("verify", "--profile", MINI, "--run-dir", run_dir, check=False)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    verdicts = json.loads((run_dir / "verify.json").read_text())
+    assert verdicts and "FAIL" not in ok.stdout
+    doctored = tmp_path / "doctored"
+    shutil.copytree(run_dir, doctored)
+    (d,) = (doctored / "aggregate").glob("results-*")
+    res = json.loads((d / "results.json").read_text())
+    res["splits"]["dev"]["cells"]["baseline"]["xnli"]["languages"]["en"] = 20.0  # below the learnability bound
+    (d / "results.json").write_text(json.dumps(res))
+    bad = repro("verify", "--profile", MINI, "--run-dir", doctored, check=False)
+    assert bad.returncode == 1 and "FAIL" in bad.stdout
