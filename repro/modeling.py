@@ -82,11 +82,6 @@ class MultiHeadModel(nn.Module):
     def forward(self, task: str, **batch):
         return self.heads[task](**batch)
 
-    def head_state(self) -> dict:
-        """Head weights only (encoder excluded), for saving beside the encoder."""
-        return {k: v for k, v in self.state_dict().items() if not k.startswith("encoder.") and ".roberta." not in k
-                and f".{self.encoder.base_model_prefix}." not in k}
-
 
 def save_encoder(model: MultiHeadModel, tokenizer, out: Path) -> None:
     out = Path(out)
