@@ -79,7 +79,7 @@ def make_run(tmp_path: Path, config: dict, results: dict) -> tuple[Path, Plan]:
     out = stage_dir(run_dir, agg)
     out.mkdir(parents=True)
     (out / "results.json").write_text(json.dumps(results))
-    (out / MANIFEST).write_text("{}")
+    (out / MANIFEST).write_text(json.dumps({"key": agg.key}))  # the engine's done marker
     return run_dir, Plan([agg], agg)
 
 
@@ -209,8 +209,8 @@ def test_out_of_range_score_fails(tmp_path):
     assert by_id(report)["in_range"]["verdict"] == "FAIL"
 
 
-def test_structure_skips_targets_without_the_split(tmp_path):
-    """Tatoeba has only a test set: no dev cell is expected for it, a test cell is."""
+def test_structure_expects_every_split_a_target_has(tmp_path):
+    """Tatoeba's one set is scored as both dev (as jiant) and test: a missing cell fails either."""
     config = load_config("smoke", ['intermediate.tasks=["mnli","squad"]', 'target.tasks=["xnli","tatoeba"]',
                                    'target.encoders=["mnli"]', "run.seeds=[1]"])
     scores = {("baseline", "xnli"): {1: 50.0}, ("mnli", "xnli"): {1: 60.0}}
@@ -220,7 +220,8 @@ def test_structure_skips_targets_without_the_split(tmp_path):
                                                         split=split, aggregation="all")}
     code, report = verify(tmp_path, [structure("dev"), structure("test")], results=results, config=config)
     assert code == 1
-    assert by_id(report)["cells_dev"]["verdict"] == "pass"
+    assert by_id(report)["cells_dev"]["verdict"] == "FAIL"
+    assert "baseline×tatoeba" in by_id(report)["cells_dev"]["reason"]
     assert by_id(report)["cells_test"]["verdict"] == "FAIL"
     assert "baseline×tatoeba" in by_id(report)["cells_test"]["reason"]
 

@@ -119,13 +119,32 @@ def _others(rng: random.Random, pool: list[str], avoid, k: int) -> list[str]:
     return rng.sample([w for w in pool if w not in set(avoid)], k)
 
 
+def _answer(f: W.Fact, kind: str) -> list[str]:
+    return ["in", f.place] if kind == "where" else [f.person]
+
+
+def _shuffled(rng: random.Random, right: list[str], wrong: list[list[str]]) -> tuple[list[list[str]], int]:
+    choices = [right] + wrong
+    order = list(range(len(choices)))
+    rng.shuffle(order)
+    return [choices[k] for k in order], order.index(0)
+
+
 def choice_question(rng: random.Random, n_choices: int) -> tuple[list[str], list[list[str]], int]:
-    """A question whose right answer repeats its noun; the distractors name other nouns."""
+    """A where- or who-question about a fact; the right answer is of the asked kind and repeats the
+    question's place or person, the distractors are of the other kind and name other facts' ones."""
     f = W.fact(rng, with_org=0.0)
-    stem = ["which", f.noun, "does", f.person, f.verb, "in", f.place, "?"]
-    nouns = [f.noun] + _others(rng, L.NOUNS, [f.noun], n_choices - 1)
-    rng.shuffle(nouns)
-    return stem, [["the", f.adj, n] for n in nouns], nouns.index(f.noun)
+    kind = rng.choice(["where", "who"])
+    stem = (["where", "does", f.person, f.verb, "the", f.noun, "?"] if kind == "where"
+            else ["who", f.verb, "the", f.noun, "in", f.place, "?"])
+    other = "who" if kind == "where" else "where"
+    wrong = []
+    while len(wrong) < n_choices - 1:
+        g = W.fact(rng, with_org=0.0)
+        if g.person != f.person and g.place != f.place and _answer(g, other) not in wrong:
+            wrong.append(_answer(g, other))
+    choices, label = _shuffled(rng, _answer(f, kind), wrong)
+    return stem, choices, label
 
 
 @writer("commonsenseqa")
@@ -144,19 +163,21 @@ def _commonsenseqa(spec: Spec):
 
 
 def reading_question(rng: random.Random) -> tuple[list[str], list[str], list[list[str]], int]:
-    """A short passage, a question about one of its people, and four answers: the right one repeats that
-    person's noun and place, the distractors name nouns and places the passage does not mention."""
+    """A two-fact passage and a where- or who-question about one fact; the right answer is of the asked
+    kind and repeats that fact's place or person, the distractors are of the other kind and absent from
+    the passage."""
     facts = W.passage(rng, 2)
     f = rng.choice(facts)
-    passage = [t for g in facts for t in g.tokens()]
-    question = ["what", "does", f.person, f.verb, "?"]
-    answers = [["the", f.noun, "in", f.place]]
-    nouns = _others(rng, L.NOUNS, [g.noun for g in facts], 3)
-    places = _others(rng, L.PLACES, [g.place for g in facts], 3)
-    answers += [["the", n, "in", p] for n, p in zip(nouns, places)]
-    order = list(range(4))
-    rng.shuffle(order)
-    return passage, question, [answers[k] for k in order], order.index(0)
+    passage = [t for g in facts for t in W.Fact(g.person, g.verb, g.adj, g.noun, g.place).tokens()]
+    kind = rng.choice(["where", "who"])
+    question = (["where", "does", f.person, f.verb, "the", f.noun, "?"] if kind == "where"
+                else ["who", f.verb, "the", f.noun, "?"])
+    if kind == "where":  # distractors: people the passage does not mention
+        wrong = [[p] for p in _others(rng, L.PERSONS, [g.person for g in facts], 3)]
+    else:                # distractors: places the passage does not mention
+        wrong = [["in", p] for p in _others(rng, L.PLACES, [g.place for g in facts], 3)]
+    choices, label = _shuffled(rng, _answer(f, kind), wrong)
+    return passage, question, choices, label
 
 
 @writer("cosmosqa")
@@ -174,16 +195,18 @@ def _cosmosqa(spec: Spec):
 
 
 def ending_choice(rng: random.Random) -> tuple[list[str], list[str], list[list[str]], int]:
-    """A context and four endings: the right one goes on about the context's noun and place."""
+    """A context (ctx_a), the start of the next sentence (ctx_b: "where is the <noun> ?" or "who is with
+    the <noun> ?") and four endings: the right one answers it with the context's own place or person, the
+    distractors with the other kind, absent from the context."""
     f = W.fact(rng, with_org=0.0)
-    ctx_a, ctx_b = f.tokens(), [f.person]
-    nouns = _others(rng, L.NOUNS, [f.noun], 3)
-    places = _others(rng, L.PLACES, [f.place], 3)
-    verb = rng.choice(L.VERBS)
-    endings = [[verb, "the", f.noun, "in", f.place, "."]] + [[verb, "the", n, "in", p, "."] for n, p in zip(nouns, places)]
-    order = list(range(4))
-    rng.shuffle(order)
-    return ctx_a, ctx_b, [endings[k] for k in order], order.index(0)
+    if rng.random() < 0.5:
+        ctx_b, right = ["where", "is", "the", f.noun, "?"], ["in", f.place, "."]
+        wrong = [[p, "."] for p in _others(rng, L.PERSONS, [f.person], 3)]
+    else:
+        ctx_b, right = ["who", "is", "with", "the", f.noun, "?"], [f.person, "."]
+        wrong = [["in", p, "."] for p in _others(rng, L.PLACES, [f.place], 3)]
+    endings, label = _shuffled(rng, right, wrong)
+    return f.tokens(), ctx_b, endings, label
 
 
 @writer("hellaswag")
@@ -201,14 +224,22 @@ def _hellaswag(spec: Spec):
 
 
 def question_pair(rng: random.Random) -> tuple[list[str], list[str], str]:
-    """Quora-style pair: a duplicate asks the same thing in another order; a non-duplicate asks the same
-    about someone else."""
+    """Quora-style pair: a duplicate asks the same question in another word order; a non-duplicate asks
+    the other kind of question (where <-> who) about someone else."""
     f = W.fact(rng, with_org=0.0)
-    q1 = ["does", f.person, f.verb, "the", f.adj, f.noun, "in", f.place, "?"]
+    kind = rng.choice(["where", "who"])
+    q1 = (["where", "does", f.person, f.verb, "the", f.noun, "?"] if kind == "where"
+          else ["who", f.verb, "the", f.noun, "in", f.place, "?"])
     if rng.random() < 0.5:
-        return q1, ["in", f.place, "does", f.person, f.verb, "the", f.adj, f.noun, "?"], "1"
-    other = rng.choice([p for p in L.PERSONS if p != f.person])
-    return q1, ["in", f.place, "does", other, f.verb, "the", f.adj, f.noun, "?"], "0"
+        q2 = (["the", f.noun, "where", "does", f.person, f.verb, "?"] if kind == "where"
+              else ["in", f.place, "who", f.verb, "the", f.noun, "?"])
+        return q1, q2, "1"
+    g = W.fact(rng, with_org=0.0)
+    while g.person == f.person:
+        g = W.fact(rng, with_org=0.0)
+    q2 = (["who", g.verb, "the", g.noun, "with", g.person, "?"] if kind == "where"
+          else ["where", "does", g.person, g.verb, "the", g.noun, "?"])
+    return q1, q2, "0"
 
 
 @writer("qqp")

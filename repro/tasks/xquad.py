@@ -14,6 +14,16 @@ class XQuAD(Task):
 
     dev_is_test = True
 
+    def source_key(self, source):
+        """Training and selection read squad/*-v1.1.json, outside xquad/: hash them into the key too."""
+        key = super().source_key(source)
+        if source.local:
+            from repro.atomic import sha256_file
+            squad = task_dir(source, "squad")
+            key["squad"] = {f: sha256_file(squad / f) for f in ("train-v1.1.json", "dev-v1.1.json")
+                            if (squad / f).is_file()}
+        return key
+
     def read_selection(self, source, lang):
         return self.read(source, "squad-dev", lang)
 
