@@ -79,7 +79,7 @@ def test_bad_data_file(kind, data, tmp_path, capsys):
 def test_bad_encoding(data, tmp_path, capsys):
     (data / "xnli" / "dev-xb.tsv").write_bytes("caf\xe9\tx\tneutral\n".encode("latin-1"))
     code, out = prepare(capsys, data, tmp_path / "run")
-    assert code == 2 and "dev-xb.tsv" in out and "not valid UTF-8" in out
+    assert code == 2 and "dev-xb.tsv:1: not valid UTF-8" in out
     assert nothing_done(tmp_path / "run", name="xnli")
 
 

@@ -90,7 +90,7 @@ def test_pawsx_errors_name_file_and_line(tmp_path):
     with raises_at(p, 1, "columns"):
         read("pawsx", tmp_path, "dev", "fr")
     p = write(tmp_path, "pawsx/dev-es.tsv", b"a\tb\t1\n\xff\tb\t0\n")
-    with raises_at(p, match="UTF-8"):
+    with raises_at(p, 2, "UTF-8"):
         read("pawsx", tmp_path, "dev", "es")
     with raises_at(tmp_path / "pawsx" / "dev-ja.tsv", match="not found"):
         read("pawsx", tmp_path, "dev", "ja")
@@ -326,7 +326,7 @@ def test_bucc_errors_name_file_and_line(tmp_path):
     with raises_at(p, 2, "duplicate sentence ID"):
         read("bucc2018", tmp_path, "dev", "de")
     p = write(tmp_path, "bucc2018/de-en.dev.de", "de-000000001\tEin Satz.\nde-000000002\t\xff\n".encode("latin-1"))
-    with raises_at(p, match="UTF-8"):
+    with raises_at(p, 2, "UTF-8"):
         read("bucc2018", tmp_path, "dev", "de")
 
 

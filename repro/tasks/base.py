@@ -6,7 +6,6 @@ depend on the head (see repro/heads/); hub and local readers both yield the same
 """
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,49 +118,50 @@ def get_task(name: str) -> Task:
 
 # ---- readers shared by task modules: each error names file and line ----
 
-def read_tsv(path: Path, ncols: tuple[int, ...], skip_header=False) -> Iterator[tuple[int, list[str]]]:
-    """Tab-separated rows with quoting off (as XTREME's processors read them). Yields (line, fields)."""
+def decoded_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, text) of a UTF-8 file, decoded line by line so a bad byte is reported at its line."""
     path = Path(path)
     if not path.is_file():
         raise DataError(path, "file not found")
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            try:
+                yield lineno, raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise DataError(path, f"not valid UTF-8 ({e.reason} at byte {e.start} of the line)", lineno) from None
+
+
+def read_tsv(path: Path, ncols: tuple[int, ...], skip_header=False) -> Iterator[tuple[int, list[str]]]:
+    """Tab-separated rows with quoting off (as XTREME's processors read them). Yields (line, fields)."""
     rows = 0
-    try:
-        with open(path, encoding="utf-8", newline="") as f:
-            for lineno, row in enumerate(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE), start=1):
-                if skip_header and lineno == 1:
-                    continue
-                if not row or row == [""]:
-                    continue
-                if len(row) not in ncols:
-                    raise DataError(path, f"expected {' or '.join(map(str, ncols))} tab-separated columns, got {len(row)}", lineno)
-                rows += 1
-                yield lineno, row
-    except UnicodeDecodeError as e:
-        raise DataError(path, f"not valid UTF-8 ({e.reason} at byte {e.start})") from None
+    for lineno, line in decoded_lines(path):
+        if skip_header and lineno == 1:
+            continue
+        line = line.rstrip("\r\n")
+        if not line:
+            continue
+        row = line.split("\t")
+        if len(row) not in ncols:
+            raise DataError(path, f"expected {' or '.join(map(str, ncols))} tab-separated columns, got {len(row)}", lineno)
+        rows += 1
+        yield lineno, row
     if not rows:
         raise DataError(path, "no rows: the file is empty")
 
 
 def read_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(path, "file not found")
     records = 0
-    try:
-        with open(path, encoding="utf-8") as f:
-            for lineno, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise DataError(path, f"invalid JSON: {e.msg}", lineno) from None
-                if not isinstance(record, dict):
-                    raise DataError(path, "expected a JSON object per line", lineno)
-                records += 1
-                yield lineno, record
-    except UnicodeDecodeError as e:
-        raise DataError(path, f"not valid UTF-8 ({e.reason} at byte {e.start})") from None
+    for lineno, line in decoded_lines(path):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DataError(path, f"invalid JSON: {e.msg}", lineno) from None
+        if not isinstance(record, dict):
+            raise DataError(path, "expected a JSON object per line", lineno)
+        records += 1
+        yield lineno, record
     if not records:
         raise DataError(path, "no records: the file is empty")
 
@@ -181,27 +181,20 @@ def read_json(path: Path):
 
 def read_conll(path: Path, ncols: tuple[int, ...] = (1, 2)) -> Iterator[tuple[int, list[list[str]]]]:
     """Blank-line separated sentences of `token[TAB tag]` lines. Yields (first line, rows)."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(path, "file not found")
     rows, start, sentences = [], None, 0
-    try:
-        with open(path, encoding="utf-8") as f:
-            for lineno, line in enumerate(f, start=1):
-                line = line.rstrip("\r\n")
-                if not line.strip():
-                    if rows:
-                        sentences += 1
-                        yield start, rows
-                    rows, start = [], None
-                    continue
-                fields = line.split("\t")
-                if len(fields) not in ncols:
-                    raise DataError(path, f"expected {' or '.join(map(str, ncols))} tab-separated columns, got {len(fields)}", lineno)
-                rows.append(fields)
-                start = start or lineno
-    except UnicodeDecodeError as e:
-        raise DataError(path, f"not valid UTF-8 ({e.reason} at byte {e.start})") from None
+    for lineno, line in decoded_lines(path):
+        line = line.rstrip("\r\n")
+        if not line.strip():
+            if rows:
+                sentences += 1
+                yield start, rows
+            rows, start = [], None
+            continue
+        fields = line.split("\t")
+        if len(fields) not in ncols:
+            raise DataError(path, f"expected {' or '.join(map(str, ncols))} tab-separated columns, got {len(fields)}", lineno)
+        rows.append(fields)
+        start = start or lineno
     if rows:
         sentences += 1
         yield start, rows
