@@ -104,12 +104,15 @@ def resolve_expected(ref: str) -> Path:
     p = Path(ref)
     if p.suffix == ".json" or len(p.parts) > 1:
         return p
-    candidate = REPO_EXPECTED / f"{ref}.json"
-    if not candidate.is_file():
-        known = sorted(f.stem for f in REPO_EXPECTED.glob("*.json") if "schema" not in f.name)
-        raise VerifyInputError(f"no expected table named {ref!r} in {REPO_EXPECTED}; known: {', '.join(known) or 'none'}"
-                               " (or give a path to a .json file)")
-    return candidate
+    # The repository's expected/ (a checkout, an editable install), else ./expected (an installed
+    # package run from a checkout or from the container's working directory).
+    folders = [REPO_EXPECTED, Path.cwd() / "expected"]
+    for folder in folders:
+        if (folder / f"{ref}.json").is_file():
+            return folder / f"{ref}.json"
+    known = sorted({f.stem for d in folders for f in d.glob("*.json") if "schema" not in f.name})
+    raise VerifyInputError(f"no expected table named {ref!r} in {' or '.join(map(str, folders))}; "
+                           f"known: {', '.join(known) or 'none'} (or give a path to a .json file)")
 
 
 def load_expected(path: Path) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from repro.heads.base import Head
 from repro.heads.classification import ClassificationHead
+from repro.heads.mlm import MLMHead
 from repro.heads.multiple_choice import MultipleChoiceHead
 from repro.heads.span_qa import SpanQAHead
 from repro.heads.tagging import TaggingHead
@@ -13,6 +14,7 @@ HEADS: dict[str, Head] = {
     "tagging": TaggingHead(),
     "multiple_choice": MultipleChoiceHead(),
     "span_qa": SpanQAHead(),
+    "mlm": MLMHead(),
 }
 
 

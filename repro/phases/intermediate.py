@@ -1,16 +1,35 @@
 """Phase `intermediate`: fine-tune the pretrained encoder on one English intermediate task, or on all
-of them at once (one shared encoder, one head per task, batches sampled by dataset size). The encoder
-alone goes on to the target phase; each task's own dev score is recorded as a sanity check."""
+of them at once (one shared encoder, one head per task, batches sampled by dataset size or with a
+temperature). The encoder alone goes on to the target phase; each task's own dev score is recorded in
+the stage manifest (`dev_metrics`) as a sanity check.
+
+The paper's two alternatives, which it reports as not better than plain English intermediate training:
+- `intermediate.mlm_text` (a multilingual plain-text file): masked language modelling continues during
+  intermediate training, as one more task ("mlm", repro/heads/mlm.py) of the multi-task sampler whose
+  MLM head shares the encoder. Its held-out perplexity goes to the manifest's `mlm_metrics`.
+- `intermediate.translated_dir` (machine-translated intermediate data, laid out and formatted as the
+  local English files): every intermediate task trains on the translated training split, read by a
+  prepare stage of its own (`prepare/<task>-translated`, keyed by those files' content); dev stays the
+  English dev set.
+"""
 from __future__ import annotations
 
-from repro.atomic import write_json
+import functools
+from pathlib import Path
+
+from repro.atomic import sha256_file, write_json
 from repro.config import task_settings
 from repro.engine import Stage
+from repro.errors import ConfigError, DataError
 from repro.heads import get_head
-from repro.modeling import MultiHeadModel, load_tokenizer, pick_device, save_encoder
-from repro.phases.common import cap, examples_path, read_examples, set_seed
-from repro.tasks import get_task
+from repro.heads.mlm import MLMText, attach_to_encoder, read_text, split_heldout
+from repro.modeling import MultiHeadModel, load_tokenizer, pick_device, resolve_model, save_encoder
+from repro.phases.common import cap, examples_path, read_examples, set_seed, write_examples
+from repro.phases.prepare import source_for
+from repro.tasks import DataSource, get_task
 from repro.training import TaskData, train
+
+TRANSLATED_LANG = "mt"  # language tag of the translated training examples in their prepare stage
 
 
 def stage_settings(config: dict, task: str) -> dict:
@@ -20,6 +39,58 @@ def stage_settings(config: dict, task: str) -> dict:
     return s
 
 
+def translated_stage(config: dict, name: str) -> Stage:
+    """Reads one task's machine-translated training split from intermediate.translated_dir."""
+    task = get_task(name)
+    root = Path(config["intermediate"]["translated_dir"])
+    source = DataSource("local", root, None, source_for(config).options)
+    try:
+        data = task.source_key(source)
+    except DataError as e:
+        raise ConfigError(f"intermediate.translated_dir: no translated data for task {name!r} ({e})") from None
+    key = {"task": name, "translated": data, "options": source.options}
+
+    def run(ctx):
+        examples = task.read(source, "train", TRANSLATED_LANG)
+        write_examples(examples_path(ctx.out, "train", TRANSLATED_LANG), examples)
+        write_json(ctx.out / "info.json", {"task": name, "translated_from": str(root),
+                                           "counts": {f"train-{TRANSLATED_LANG}": len(examples)}})
+        return {"counts": {f"train-{TRANSLATED_LANG}": len(examples)}}
+
+    return Stage("prepare", f"{name}-translated", key, run, [], versions=("datasets",),
+                 describe=f"{name}: read the machine-translated training split under {root}/{task.folder or name}")
+
+
+def mlm_settings(config: dict, seed: int) -> dict | None:
+    """Featurisation settings of the MLM task ([intermediate.task.mlm] over the defaults), or None."""
+    path = config["intermediate"]["mlm_text"]
+    if not path:
+        return None
+    if not Path(path).is_file():
+        raise ConfigError(f"intermediate.mlm_text: {path}: file not found")
+    s = task_settings(config, "intermediate", "mlm")
+    s["mlm_seed"] = seed           # the masks are a function of the stage's seed
+    stat = Path(path).stat()
+    s["text_sha256"] = _content_hash(str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size)
+    return s
+
+
+@functools.lru_cache(maxsize=8)
+def _content_hash(path: str, mtime_ns: int, size: int) -> str:
+    """The text's hash, once per plan however many stages read it (a changed file has a new mtime/size)."""
+    return sha256_file(Path(path))
+
+
+def mlm_data(path: str, s: dict, tokenizer) -> tuple[TaskData, tuple[list[dict], list[dict]]]:
+    """The MLM task's training data and its held-out (examples, features), masked at featurisation."""
+    head = get_head("mlm")
+    train_lines, dev_lines = split_heldout(read_text(path))
+    train_ex = [{"id": f"mlm-{i}", "text": t} for i, t in enumerate(cap(train_lines, s["max_train_examples"]))]
+    dev_ex = [{"id": f"mlm-heldout-{i}", "text": t} for i, t in enumerate(cap(dev_lines, s["max_eval_examples"]))]
+    train_data = TaskData(MLMText.name, head, head.featurize(MLMText(), train_ex, tokenizer, s, train=True))
+    return train_data, (dev_ex, head.featurize(MLMText(), dev_ex, tokenizer, s, train=False))
+
+
 def intermediate_stage(config: dict, name: str, tasks: list[str], seed: int, pretrained: Stage,
                        prepared: dict[str, Stage]) -> Stage:
     settings = {t: stage_settings(config, t) for t in tasks}
@@ -27,41 +98,79 @@ def intermediate_stage(config: dict, name: str, tasks: list[str], seed: int, pre
     # defaults); each task's own settings still decide its featurisation (lengths, strides).
     shared = stage_settings(config, name)
     inter = config["intermediate"]
+    mlm = mlm_settings(config, seed)
+    translated = {t: translated_stage(config, t) for t in tasks} if inter["translated_dir"] else {}
     key = {"tasks": tasks, "settings": settings, "schedule": shared, "seed": seed, "sampling": inter["sampling"],
            "temperature": inter["sampling_temperature"], "checkpoint_every": config["run"]["checkpoint_every"],
            "deterministic": config["run"]["deterministic"]}
+    if mlm:  # the alternatives enter the key only when used: default stages keep their keys
+        key["mlm"] = mlm
+    if translated:  # the translated files' content is in the key of the translated prepare stages (deps)
+        key["translated"] = True
 
     def run(ctx):
         set_seed(seed, config["run"]["deterministic"], config["run"]["num_threads"])
         device = pick_device(config["run"]["device"])
         encoder_dir = ctx.dep(pretrained.id) / "encoder"
         tokenizer = load_tokenizer(encoder_dir)
-        task_objs = [get_task(t) for t in tasks]
-        model = MultiHeadModel.build(encoder_dir, task_objs, seed)
-        data, dev = [], {}
-        for task in task_objs:
-            s, head = settings[task.name], get_head(task.head)
-            prepared_dir = ctx.dep(f"prepare/{task.name}")
-            train_ex = cap(read_examples(examples_path(prepared_dir, "train", "en")), s["max_train_examples"])
-            data.append(TaskData(task.name, head, head.featurize(task, train_ex, tokenizer, s, train=True)))
+        task_objs, data, dev = [], [], {}
+        for name_ in tasks:
+            task, s = get_task(name_), settings[name_]
+            head = get_head(task.head)
+            prepared_dir = ctx.dep(f"prepare/{name_}")
+            if translated:
+                train_path = examples_path(ctx.dep(f"prepare/{name_}-translated"), "train", TRANSLATED_LANG)
+            else:
+                train_path = examples_path(prepared_dir, "train", "en")
+            full_train = read_examples(train_path)
+            if getattr(task, "labels_from_data", False):
+                # CCG: the label set is the (whole) training split's; dev tags outside it are featurised
+                # as a reserved label but scored against their real tag.
+                task = task.bind(full_train)
+                write_json(ctx.out / "labels" / f"{name_}.json", {"labels": task.labels, "default_tag": task.default_tag})
+            train_ex = cap(full_train, s["max_train_examples"])
+            data.append(TaskData(name_, head, head.featurize(task, train_ex, tokenizer, s, train=True)))
             dev_ex = cap(read_examples(examples_path(prepared_dir, "dev", "en")), s["max_eval_examples"])
-            dev[task.name] = (dev_ex, head.featurize(task, dev_ex, tokenizer, s, train=False))
+            feat_ex = task.encodable(dev_ex) if hasattr(task, "encodable") else dev_ex
+            dev[name_] = (dev_ex, head.featurize(task, feat_ex, tokenizer, s, train=False))
+            task_objs.append(task)
+        if mlm:
+            mlm_train, mlm_dev = mlm_data(inter["mlm_text"], mlm, tokenizer)
+            data.append(mlm_train)
+            task_objs.append(MLMText())
+        # Heads are built after the data is read: a label set may come from the data (CCG). The MLM
+        # task is last, so adding it changes neither another head's initialisation nor its data order.
+        model = MultiHeadModel.build(encoder_dir, task_objs, seed)
+        lm_head = None
+        if mlm:
+            lm_head = attach_to_encoder(model.heads["mlm"], resolve_model(config["model"]["name"]),
+                                        config["model"]["revision"])
         summary = train(model, data, shared, ctx.work, seed=seed, pad_id=tokenizer.pad_token_id, device=device,
                         checkpoint_every=config["run"]["checkpoint_every"], sampling=inter["sampling"],
                         temperature=inter["sampling_temperature"], log_every=config["run"]["log_every"], tag=ctx.stage.id)
         metrics = {}
         for task in task_objs:
+            if task.name not in dev:
+                continue
             head, (dev_ex, dev_feats) = get_head(task.head), dev[task.name]
             preds = head.predict(task, model.heads[task.name], dev_ex, dev_feats, settings[task.name],
                                  tokenizer.pad_token_id, device)
             metrics[task.name] = head.score(task, dev_ex, preds)
             metrics[task.name]["headline"] = task.metric
+        extra = {}
+        if mlm:
+            mlm_head, (dev_ex, dev_feats) = get_head("mlm"), mlm_dev
+            preds = mlm_head.predict(MLMText(), model.heads["mlm"], dev_ex, dev_feats, mlm, tokenizer.pad_token_id, device)
+            extra["mlm_metrics"] = {**(mlm_head.score(MLMText(), dev_ex, preds) if dev_feats else {}), "lm_head": lm_head,
+                                    "train_examples": len(mlm_train.features), "heldout_examples": len(dev_ex)}
         save_encoder(model, tokenizer, ctx.out / "encoder")
-        write_json(ctx.out / "metrics.json", {"dev": metrics, "training": summary})
-        return {"seed": seed, "dev_metrics": metrics, "training": {k: v for k, v in summary.items() if k != "eval_history"}}
+        write_json(ctx.out / "metrics.json", {"dev": metrics, "training": summary, **extra})
+        return {"seed": seed, "dev_metrics": metrics, **extra,
+                "training": {k: v for k, v in summary.items() if k != "eval_history"}}
 
-    deps = [pretrained, *(prepared[t] for t in tasks)]
+    deps = [pretrained, *(prepared[t] for t in tasks), *translated.values()]
     s0 = shared
+    extras = (" + MLM on " + inter["mlm_text"] if mlm else "") + (" (translated training data)" if translated else "")
     return Stage("intermediate", f"{name}-s{seed}", key, run, deps,
-                 describe=f"train {'+'.join(tasks)} from {pretrained.id}: lr {s0['lr']}, batch {s0['batch_size']}x"
+                 describe=f"train {'+'.join(tasks)}{extras} from {pretrained.id}: lr {s0['lr']}, batch {s0['batch_size']}x"
                           f"{s0['grad_accum']}, epochs {s0['epochs']}, max_len {s0['max_seq_length']}, seed {seed}")

@@ -1,12 +1,15 @@
 """Smoke-world writers for the intermediate tasks, in their datasets' original formats.
 
-Every task carries a cue a tiny randomly initialised model can pick up in a few epochs (the smoke profile's
-budget), of the kinds real datasets are known to carry (Gururangan et al. 2018, "Annotation Artifacts in
-Natural Language Inference Data"; Zellers et al. 2019 on lexical overlap in SWAG): negation words mark NLI
-contradictions and "also" the added information of neutral hypotheses; the right multiple-choice answer
-repeats words of its context while the distractors do not; sentiment sits in polarity adjectives;
-duplicate questions share their words while non-duplicates ask about someone else. Only lexicon words are
-used: the tiny model's tokenizer was built from that lexicon.
+Every task carries a cue that the tiny randomly initialised model learns within the smoke profile's
+intermediate budget (about 100 updates of 16 examples): negation words mark NLI contradictions (the
+best-known annotation artifact, Gururangan et al. 2018) and neutral hypotheses add information the premise
+lacks, marked by "also"; sentiment sits in polarity adjectives; a duplicate question is the same question
+reordered, a non-duplicate asks the other kind of question (where/who) about someone else; the right
+multiple-choice answer is of the kind the question asks for (a place for "where", a person for "who") and
+repeats the context's own place or person, the distractors are of the other kind. The kind cue is there
+because repetition alone is not learnable in that budget (measured: multiple-choice accuracy stayed at
+chance after 96 updates when the distractors differed from the answer only in not repeating the context).
+Only lexicon words are used: the tiny model's tokenizer was built from that lexicon.
 """
 from __future__ import annotations
 

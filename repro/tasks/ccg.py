@@ -41,9 +41,17 @@ class CCG(Task):
     citation = "Hockenmaier & Steedman 2007, CCGbank (Computational Linguistics 33(3))"
 
     def source_key(self, source):
-        if source.root is None:
+        # Always local files, even in a hub run. A hub run without them still plans (e.g. --dry-run);
+        # preparing ccg then fails with _where_message().
+        if not source.local and (source.root is None or not (Path(source.root) / self.folder).is_dir()):
+            return {"local_files": None}
+        return super().source_key(DataSource("local", source.root))
+
+    def read_hub(self, source, split, lang):
+        # A hub run reads CCGbank from data.dir when it is set: the one task without a hub copy.
+        if source.root is None or not (Path(source.root) / self.folder).is_dir():
             raise ReproError(self._where_message())
-        return super().source_key(DataSource("local", source.root))  # always local files, even in a hub run
+        return self.read_local(source, split, lang)
 
     def read_local(self, source, split, lang):
         path = Path(source.root) / self.folder / f"ccg.{split}"
@@ -67,12 +75,6 @@ class CCG(Task):
         except UnicodeDecodeError as e:
             raise DataError(path, f"not valid UTF-8 ({e.reason} at byte {e.start})") from None
 
-    def read_hub(self, source, split, lang):
-        # A hub run reads CCGbank from data.dir when it is set: the one task without a hub copy.
-        if source.root is None:
-            raise ReproError(self._where_message())
-        return self.read_local(source, split, lang)
-
     def _where_message(self) -> str:
         return ("CCGbank (LDC2005T13) is licensed and not on the Hugging Face hub: supply it locally as "
                 "<data.dir>/ccg/ccg.train and <data.dir>/ccg/ccg.dev (tokens TAB supertags, one sentence per line; "
@@ -80,7 +82,7 @@ class CCG(Task):
 
     # ---- the label set comes from the training data ----
 
-    def bind(self, train_examples: list[dict]) -> "CCG":
+    def bind(self, train_examples: list[dict]) -> CCG:
         """A copy of this task whose label set is the training split's supertags (+ the reserved label);
         its default tag (for a word without sub-tokens) is the most frequent training supertag."""
         counts = Counter(tag for ex in train_examples for tag in ex["tags"])
