@@ -240,6 +240,7 @@ def test_translated_dir_without_a_task_is_a_config_error(tmp_path):
 
 # ------------------------------------------------------------------------------------------------ MLM across a kill
 
+@pytest.mark.slow
 def test_mlm_run_killed_and_resumed_is_bit_identical(tmp_path):
     """The masks are drawn at featurisation from the stage's seed, so a resumed run trains on the same
     masked inputs as an uninterrupted one: every output file is identical."""
