@@ -207,27 +207,28 @@ GOOD_CSQA = jl(csqa_record("q0"))
 GOOD_HS = jl(hellaswag_record(0))
 BAD_UTF8 = b'{"a": "caf\xe9"}\n'
 
-# (task, file, content, line named in the error or None, words of the message)
+# (task, file, content, line named in the error (None: the whole file), words of the message)
 MALFORMED = [
     ("anli", "anli/anli_v1.0/R2/train.jsonl", jl(anli_record("x", "e")) + '{"uid": "y", "context": "p",\n', 2, "invalid JSON"),
     ("anli", "anli/anli_v1.0/R2/train.jsonl", jl({"uid": "x", "context": "p", "label": "e"}), 1, "missing field 'hypothesis'"),
     ("anli", "anli/anli_v1.0/R2/train.jsonl", jl({"uid": "x", "hypothesis": "h", "label": "e"}), 1, "missing field 'context'"),
     ("anli", "anli/anli_v1.0/R2/train.jsonl", jl(anli_record("x", "e"), anli_record("y", "entailment")), 2, "unknown label"),
-    ("anli", "anli/anli_v1.0/R2/train.jsonl", BAD_UTF8, None, "not valid UTF-8"),
+    ("anli", "anli/anli_v1.0/R2/train.jsonl", BAD_UTF8, 1, "not valid UTF-8"),
     ("ccg", "ccg/ccg.train", "a b\tNP NP\na b c\tNP NP\n", 2, "3 tokens but 2 supertags"),
     ("ccg", "ccg/ccg.train", "a b\tNP NP\na b NP NP\n", 2, "expected tokens, one TAB, supertags; got 1"),
     ("ccg", "ccg/ccg.train", "a b\tNP NP\tX\n", 1, "got 3 tab-separated fields"),
-    ("ccg", "ccg/ccg.train", b"a\tNP\n\xff\tNP\n", None, "not valid UTF-8"),
+    ("ccg", "ccg/ccg.train", b"a\tNP\n\xff\tNP\n", 2, "not valid UTF-8"),
+    ("ccg", "ccg/ccg.train", "\n\n", None, "no sentences: the file is empty"),
     ("commonsenseqa", "commonsenseqa/train_rand_split.jsonl", GOOD_CSQA + GOOD_CSQA[:40] + "\n", 2, "invalid JSON"),
     ("commonsenseqa", "commonsenseqa/train_rand_split.jsonl", GOOD_CSQA + jl({"id": "q", "question": {}}), 2, "missing field 'answerKey'"),
     ("commonsenseqa", "commonsenseqa/train_rand_split.jsonl", jl(csqa_record(answer="F")), 1, "unknown answerKey 'F'"),
     ("commonsenseqa", "commonsenseqa/train_rand_split.jsonl", jl(csqa_record(labels="ABCD")), 1, "expected choices labelled"),
     ("commonsenseqa", "commonsenseqa/train_rand_split.jsonl", jl({"id": "q", "question": "stem", "answerKey": "A"}), 1, "'question' must be an object"),
-    ("commonsenseqa", "commonsenseqa/train_rand_split.jsonl", BAD_UTF8, None, "not valid UTF-8"),
+    ("commonsenseqa", "commonsenseqa/train_rand_split.jsonl", BAD_UTF8, 1, "not valid UTF-8"),
     ("cosmosqa", "cosmosqa/train.csv", COSMOS_CSV + "c3,ctx,q,a,b,c,d,1,extra\n", 5, "expected 8 comma-separated columns, got 9"),
     ("cosmosqa", "cosmosqa/train.csv", COSMOS_CSV.replace(",2\n", ",4\n"), 2, "unknown label '4'"),
     ("cosmosqa", "cosmosqa/train.csv", "id,context,question,answer0,answer1,answer2,label\n", 1, "header lacks column(s) answer3"),
-    ("cosmosqa", "cosmosqa/train.csv", b"id,context,question,answer0,answer1,answer2,answer3,label\nc,\xe9,q,a,b,c,d,0\n", None, "not valid UTF-8"),
+    ("cosmosqa", "cosmosqa/train.csv", b"id,context,question,answer0,answer1,answer2,answer3,label\nc,\xe9,q,a,b,c,d,0\n", 2, "not valid UTF-8"),
     ("cosmosqa", "cosmosqa/train.jsonl", jl({"id": "j", "context": "c", "question": "q", "label": 0}), 1, "missing field 'answer0'"),
     ("hellaswag", "hellaswag/hellaswag_train.jsonl", GOOD_HS + GOOD_HS[:-30] + "\n", 2, "invalid JSON"),
     ("hellaswag", "hellaswag/hellaswag_train.jsonl", jl(hellaswag_record(endings=["a", "b", "c"])), 1, "list of 4 strings"),
@@ -236,10 +237,10 @@ MALFORMED = [
     ("qqp", "QQP/train.tsv", QQP_TSV + "7\t5\t6\tonly one question\t1\n", 4, "expected 6 tab-separated columns, got 5"),
     ("qqp", "QQP/train.tsv", QQP_TSV.replace("\t0\n", "\t2\n"), 3, "unknown is_duplicate value '2'"),
     ("qqp", "QQP/train.tsv", QQP_TSV.split("\n", 1)[1], 1, "expected the header"),
-    ("qqp", "QQP/train.tsv", QQP_TSV.encode() + b"8\t1\t2\t\xfe\tq\t0\n", None, "not valid UTF-8"),
+    ("qqp", "QQP/train.tsv", QQP_TSV.encode() + b"8\t1\t2\t\xfe\tq\t0\n", 4, "not valid UTF-8"),
     ("sst2", "SST-2/train.tsv", "sentence\tlabel\ngood\t1\nbad\t0\textra\n", 3, "expected 2 tab-separated columns, got 3"),
     ("sst2", "SST-2/train.tsv", "sentence\tlabel\ngood\tpositive\n", 2, "unknown label 'positive'"),
-    ("sst2", "SST-2/train.tsv", b"sentence\tlabel\n\x80\t1\n", None, "not valid UTF-8"),
+    ("sst2", "SST-2/train.tsv", b"sentence\tlabel\n\x80\t1\n", 2, "not valid UTF-8"),
 ]
 
 
@@ -358,3 +359,17 @@ def test_smoke_world_uses_only_lexicon_words(tmp_path):
             text = " ".join([ex.get("text_a", ""), ex.get("text_b") or "", ex.get("context", ""),
                              *ex.get("choices", []), *ex.get("tokens", [])])
             assert set(text.split()) <= known, (name, set(text.split()) - known)
+
+
+def test_mlm_text_errors_name_file_and_line(tmp_path):
+    from repro.heads.mlm import read_text
+
+    good = write(tmp_path, "t.txt", "anna sees the cat .\n\n  boris \n")
+    assert read_text(good) == ["anna sees the cat .", "boris"]
+    bad = write(tmp_path, "bad.txt", b"line one\n" * 5000 + b"caf\xe9\n")  # past the first read buffer
+    with pytest.raises(DataError, match=rf"^{bad}:5001: not valid UTF-8"):
+        read_text(bad)
+    with pytest.raises(DataError, match="no text"):
+        read_text(write(tmp_path, "blank.txt", "\n  \n"))
+    with pytest.raises(DataError, match="file not found"):
+        read_text(tmp_path / "absent.txt")

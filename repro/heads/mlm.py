@@ -22,7 +22,7 @@ from transformers import AutoModelForMaskedLM
 
 from repro.errors import DataError
 from repro.heads.base import Head
-from repro.tasks.base import Task
+from repro.tasks.base import Task, decoded_lines
 
 MLM_PROBABILITY = 0.15
 MASK, RANDOM = 0.8, 0.1  # of the chosen positions; the remaining 0.1 keep their token
@@ -41,13 +41,7 @@ def read_text(path) -> list[str]:
     path = Path(path)
     if not path.is_file():
         raise DataError(path, "file not found (intermediate.mlm_text: a plain-text file, one example per line)")
-    try:
-        with open(path, encoding="utf-8") as f:
-            lines = [line.strip() for line in f]
-    except UnicodeDecodeError as e:
-        # Name the line: count the newlines before the offending byte.
-        raw = path.read_bytes()
-        raise DataError(path, f"not valid UTF-8 ({e.reason})", raw[:e.start].count(b"\n") + 1) from None
+    lines = [text.strip() for _, text in decoded_lines(path)]  # bad UTF-8 is reported at its line
     lines = [line for line in lines if line]
     if not lines:
         raise DataError(path, "no text (every line is blank)")

@@ -1,4 +1,4 @@
-"""CCG supertagging (intermediate): one CCG lexical category per token of CCGbank (Hockenmaier & Steedman
+r"""CCG supertagging (intermediate): one CCG lexical category per token of CCGbank (Hockenmaier & Steedman
 2007); tagging head; token accuracy (jiant's CCGEvaluationScheme).
 
 CCGbank is licensed (LDC2005T13), so there is no hub copy and no downloader (jiant has none either): supply
@@ -11,13 +11,13 @@ File format (the one jiant's `ccg` task reads, jiant/tasks/lib/ccg.py): UTF-8 te
 line: the sentence's tokens separated by single spaces, then one TAB, then the supertags separated by single
 spaces, exactly one supertag per token. Blank lines are ignored. Example line (<TAB> is a tab character):
 
-    Pierre Vinken will join the board .<TAB>N/N N (S[dcl]\\NP)/(S[b]\\NP) (S[b]\\NP)/NP NP[nb]/N N .
+    Pierre Vinken will join the board .<TAB>N/N N (S[dcl]\NP)/(S[b]\NP) (S[b]\NP)/NP NP[nb]/N N .
 
 Label set: not fixed in advance (jiant ships a 1,363-entry tags_to_id.json with its own preprocessing):
 it is every supertag of the training split, sorted, plus one reserved label for supertags that occur
-only in dev. The intermediate phase builds it from the prepared training examples with `bind`; dev tags
-outside it are trained/featurised as the reserved label but scored against their real tag, so a token
-with an unseen gold supertag always counts as an error.
+only in dev. The intermediate phase builds it from the prepared training examples with `bind`; a dev tag
+outside it is featurised as the reserved label (never a training target) but scored against its real tag,
+so a token with an unseen gold supertag always counts as an error.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from collections import Counter
 from pathlib import Path
 
 from repro.errors import DataError, ReproError
-from repro.tasks.base import DataSource, Task, register
+from repro.tasks.base import DataSource, Task, decoded_lines, register
 
 UNSEEN = "<unseen>"  # reserved label: a supertag the training split does not contain
 
@@ -57,23 +57,23 @@ class CCG(Task):
         path = Path(source.root) / self.folder / f"ccg.{split}"
         if not path.is_file():
             raise DataError(path, "file not found (CCGbank must be supplied locally; format in repro/tasks/ccg.py)")
-        try:
-            with open(path, encoding="utf-8") as f:
-                for lineno, line in enumerate(f, start=1):
-                    line = line.rstrip("\r\n")
-                    if not line.strip():
-                        continue
-                    fields = line.split("\t")
-                    if len(fields) != 2:
-                        raise DataError(path, f"expected tokens, one TAB, supertags; got {len(fields)} tab-separated fields", lineno)
-                    tokens, tags = fields[0].split(), fields[1].split()
-                    if not tokens:
-                        raise DataError(path, "no tokens before the TAB", lineno)
-                    if len(tokens) != len(tags):
-                        raise DataError(path, f"{len(tokens)} tokens but {len(tags)} supertags", lineno)
-                    yield {"id": f"ccg-{split}-{lineno}", "tokens": tokens, "tags": tags}
-        except UnicodeDecodeError as e:
-            raise DataError(path, f"not valid UTF-8 ({e.reason} at byte {e.start})") from None
+        sentences = 0
+        for lineno, line in decoded_lines(path):
+            line = line.rstrip("\r\n")
+            if not line.strip():
+                continue
+            fields = line.split("\t")
+            if len(fields) != 2:
+                raise DataError(path, f"expected tokens, one TAB, supertags; got {len(fields)} tab-separated fields", lineno)
+            tokens, tags = fields[0].split(), fields[1].split()
+            if not tokens:
+                raise DataError(path, "no tokens before the TAB", lineno)
+            if len(tokens) != len(tags):
+                raise DataError(path, f"{len(tokens)} tokens but {len(tags)} supertags", lineno)
+            sentences += 1
+            yield {"id": f"ccg-{split}-{lineno}", "tokens": tokens, "tags": tags}
+        if not sentences:
+            raise DataError(path, "no sentences: the file is empty")
 
     def _where_message(self) -> str:
         return ("CCGbank (LDC2005T13) is licensed and not on the Hugging Face hub: supply it locally as "

@@ -7,7 +7,7 @@ import csv
 from pathlib import Path
 
 from repro.errors import DataError
-from repro.tasks.base import Task, hub_load, read_jsonl, register, require
+from repro.tasks.base import Task, decoded_lines, hub_load, read_jsonl, register, require
 
 FIELDS = ("id", "context", "question", "answer0", "answer1", "answer2", "answer3", "label")
 
@@ -21,24 +21,21 @@ def _example(r: dict, where, line=None) -> dict:
 
 
 def read_csv(path: Path):
-    """Yields (line, record); a record's line is the line its row ends on (rows may span lines)."""
+    """Yields (line, record); a record's line is the line its row ends on (quoted fields may span lines)."""
+    reader = csv.reader(line for _, line in decoded_lines(path))  # bad UTF-8 is reported at its line
     try:
-        with open(path, encoding="utf-8", newline="") as f:
-            reader = csv.reader(f)
-            header = next(reader, None)
-            missing = [k for k in FIELDS if k not in (header or [])]
-            if missing:
-                raise DataError(path, f"header lacks column(s) {', '.join(missing)}", 1)
-            for row in reader:
-                if not row:
-                    continue
-                if len(row) != len(header):
-                    raise DataError(path, f"expected {len(header)} comma-separated columns, got {len(row)}", reader.line_num)
-                yield reader.line_num, dict(zip(header, row))
-    except UnicodeDecodeError as e:
-        raise DataError(path, f"not valid UTF-8 ({e.reason} at byte {e.start})") from None
+        header = next(reader, None)
+        missing = [k for k in FIELDS if k not in (header or [])]
+        if missing:
+            raise DataError(path, f"header lacks column(s) {', '.join(missing)}", 1)
+        for row in reader:
+            if not row:
+                continue
+            if len(row) != len(header):
+                raise DataError(path, f"expected {len(header)} comma-separated columns, got {len(row)}", reader.line_num)
+            yield reader.line_num, dict(zip(header, row))
     except csv.Error as e:
-        raise DataError(path, f"malformed CSV: {e}") from None
+        raise DataError(path, f"malformed CSV: {e}", reader.line_num) from None
 
 
 @register
