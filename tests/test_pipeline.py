@@ -73,7 +73,10 @@ def test_verify_passes_on_the_smoke_run_and_fails_on_a_doctored_table(mini_run, 
     shutil.copytree(run_dir, doctored)
     (d,) = (doctored / "aggregate").glob("results-*")
     res = json.loads((d / "results.json").read_text())
-    res["splits"]["dev"]["cells"]["baseline"]["xnli"]["languages"]["en"] = 20.0  # below the learnability bound
+    cell = res["splits"]["dev"]["cells"]["baseline"]["xnli"]
+    cell["languages"]["en"] = 20.0  # below the learnability bound, in the mean and in every seed
+    for per_seed in cell["languages_per_seed"].values():
+        per_seed["en"] = 20.0
     (d / "results.json").write_text(json.dumps(res))
     bad = repro("verify", "--profile", MINI, "--run-dir", doctored, check=False)
     assert bad.returncode == 1 and "FAIL" in bad.stdout
