@@ -126,7 +126,7 @@ def _check_values(config: dict) -> None:
                 known = sorted(t for t, task in REGISTRY.items() if task.role == phase)
                 raise ConfigError(f"{phase}.tasks: unknown {phase} task {name!r}; known: {', '.join(known)}")
         for name in config[phase]["task"]:
-            if name not in REGISTRY and name != "multitask":
+            if name not in REGISTRY and name not in ("multitask", "mlm"):
                 raise ConfigError(f"{phase}.task.{name}: no such task")
     for key, langs in (("synthetic.languages", config["synthetic"]["languages"]),
                        ("target.languages", config["target"]["languages"])):
