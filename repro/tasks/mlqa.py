@@ -11,7 +11,7 @@ Local layout: mlqa/MLQA_V1/{dev,test}/{split}-context-{l}-question-{l}.json (SQu
 plus squad/{train,dev}-v1.1.json. Hub: google/xtreme `MLQA.{l}.{l}` (validation = dev, test = test).
 """
 from repro.tasks.base import Task, hub_load, register
-from repro.tasks.xtreme_formats import hub_squad_rows, read_squad, task_dir
+from repro.tasks.xtreme_formats import hub_squad_rows, read_squad, squad_v11_key, task_dir
 
 
 @register
@@ -23,14 +23,7 @@ class MLQA(Task):
     hub_id = "google/xtreme"
 
     def source_key(self, source):
-        """The SQuAD v1.1 files live outside mlqa/, so they are hashed into the key too."""
-        key = super().source_key(source)
-        if source.local:
-            from repro.atomic import sha256_file
-            squad = task_dir(source, "squad")
-            key["squad"] = {f: sha256_file(squad / f) for f in ("train-v1.1.json", "dev-v1.1.json")
-                            if (squad / f).is_file()}
-        return key
+        return {**super().source_key(source), **squad_v11_key(source)}
 
     def read_selection(self, source, lang):
         return self.read(source, "squad-dev", lang)

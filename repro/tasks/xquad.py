@@ -2,7 +2,7 @@
 both the dev and the test split (XQuAD has only one set; jiant scores it as "val"); SQuAD EM/F1 with
 English normalisation for every language (xtreme.md §2.5, §3.3)."""
 from repro.tasks.base import Task, hub_load, register
-from repro.tasks.xtreme_formats import hub_squad_rows, read_squad, task_dir
+from repro.tasks.xtreme_formats import hub_squad_rows, read_squad, squad_v11_key, task_dir
 
 
 @register
@@ -15,14 +15,7 @@ class XQuAD(Task):
     dev_is_test = True
 
     def source_key(self, source):
-        """Training and selection read squad/*-v1.1.json, outside xquad/: hash them into the key too."""
-        key = super().source_key(source)
-        if source.local:
-            from repro.atomic import sha256_file
-            squad = task_dir(source, "squad")
-            key["squad"] = {f: sha256_file(squad / f) for f in ("train-v1.1.json", "dev-v1.1.json")
-                            if (squad / f).is_file()}
-        return key
+        return {**super().source_key(source), **squad_v11_key(source)}
 
     def read_selection(self, source, lang):
         return self.read(source, "squad-dev", lang)

@@ -63,3 +63,14 @@ def hub_squad_rows(rows):
         answers = [{"text": t, "answer_start": s} for t, s in zip(r["answers"]["text"], r["answers"]["answer_start"])]
         yield {"id": r["id"], "title": r.get("title", ""), "context": r["context"], "question": r["question"],
                "answers": answers}
+
+
+def squad_v11_key(source: DataSource) -> dict:
+    """XQuAD and MLQA train and select on squad/*-v1.1.json, outside their own folders: the hashes of
+    those files belong in their prepare keys too."""
+    if not source.local:
+        return {}
+    from repro.atomic import sha256_file
+
+    squad = task_dir(source, "squad")
+    return {"squad": {f: sha256_file(squad / f) for f in ("train-v1.1.json", "dev-v1.1.json") if (squad / f).is_file()}}
