@@ -62,13 +62,11 @@ class MultiHeadModel(nn.Module):
 
     @classmethod
     def build(cls, encoder_path, tasks: list, seed: int) -> "MultiHeadModel":
-        from repro.heads import get_head
-
         encoder = load_encoder(encoder_path)
         config = AutoConfig.from_pretrained(str(encoder_path))
         heads = {}
         for i, task in enumerate(tasks):
-            head = get_head(task.head)
+            head = task.head_impl
             torch.manual_seed(seed * 1000 + i)  # head init depends on the seed and task order only
             cfg = config.__class__.from_dict(config.to_dict())
             n = head.num_labels(task)

@@ -15,7 +15,7 @@ import pytest
 
 from repro.errors import ReproError
 from repro.retrieval import bucc_mine, bucc_optimize_threshold
-from repro.scoring import bucc_f1
+from repro.scoring.metrics import bucc_f1
 from repro.tasks import DataSource, get_task
 
 E = np.eye(8)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from repro.readers import HUB_SPLITS
 from repro.errors import DataError, ReproError
 from repro.synthetic.generate import generate
 from repro.tasks import DataSource, get_task
@@ -309,8 +310,9 @@ def test_hub_rows_become_the_same_examples(monkeypatch, task):
     calls = []
 
     def fake_hub_load(source, hub_id, config, split):
-        calls.append((hub_id, config, split))
-        return HUB_ROWS.get((task, hub_id, config, split), [])
+        hub_split = HUB_SPLITS.get(split, split)  # the name datasets sees
+        calls.append((hub_id, config, hub_split))
+        return HUB_ROWS.get((task, hub_id, config, hub_split), [])
 
     monkeypatch.setattr(module, "hub_load", fake_hub_load)
     split = "train" if task in ("anli", "sst2") else "dev"
@@ -362,7 +364,7 @@ def test_smoke_world_uses_only_lexicon_words(tmp_path):
 
 
 def test_mlm_text_errors_name_file_and_line(tmp_path):
-    from repro.heads.mlm import read_text
+    from repro.tasks.mlm_text import read_text
 
     good = write(tmp_path, "t.txt", "anna sees the cat .\n\n  boris \n")
     assert read_text(good) == ["anna sees the cat .", "boris"]

@@ -17,7 +17,8 @@ from repro.config import load_config, task_settings
 from repro.engine import run_stages, stage_dir
 from repro.errors import ConfigError
 from repro.heads import get_head
-from repro.heads.mlm import MLMText, attach_to_encoder, split_heldout
+from repro.heads.mlm import attach_to_encoder
+from repro.tasks.mlm_text import MLMText, split_heldout
 from repro.modeling import TINY_MODEL, MultiHeadModel, load_tokenizer, save_encoder
 from repro.phases.common import examples_path, read_examples, set_seed
 from repro.plan import build_plan

@@ -1,7 +1,8 @@
 """Tests of the XTREME scorer (repro.scoring) against the official numbers and the spec's rules.
 
-The expected values are those of the official evaluate.py on its mock_test_data (shared/spec/xtreme.md
-section 7; tagging with seqeval 0.0.12). The fixtures are a verbatim copy of that mock data.
+The expected values are those of the official evaluate.py on its mock_test_data (google-research/xtreme
+third_party/evaluate_test.py @838c13b; tagging with seqeval 0.0.12). The fixtures are a verbatim copy of
+that mock data.
 """
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from repro.scoring import (
+from repro.cli import main as repro_main
+from repro.scoring.files import read_line_file, read_squad_json, read_tag_file
+from repro.scoring.metrics import (
     ScoringError,
     accuracy,
     bucc_f1,
@@ -23,23 +26,43 @@ from repro.scoring import (
     tagging_f1,
 )
 from repro.scoring import xtreme
-from repro.scoring.xtreme import (
-    GROUP2TASKS,
-    TASK2EXT,
-    TASK2LANGS,
-    by_language,
-    read_line_file,
-    read_squad_json,
-    read_tag_file,
-    score_folders,
-    score_task,
-)
+from repro.scoring.xtreme import by_language, groups
+from repro.tasks import get_task, tasks_with_role
+
+# evaluate.py's own tables (XTREME_TASK2LANGS of the `xtreme` version, XTREME_GROUP2TASK): the registry
+# must declare exactly these languages, in this order, and these groups (test_registry_matches_evaluate_py).
+TASK2LANGS: dict[str, list[str]] = {
+    "xnli": "ar bg de el en es fr hi ru sw th tr ur vi zh".split(),
+    "pawsx": "de en es fr ja ko zh".split(),
+    "udpos": ("af ar bg de el en es et eu fa fi fr he hi hu id it ja kk ko mr nl pt ru ta te th tl tr ur vi "
+              "yo zh").split(),
+    "panx": ("ar he vi id jv ms tl eu ml ta te af nl en de el bn hi mr ur fa fr it pt es bg ru ja ka ko th "
+             "sw yo my zh kk tr et fi hu").split(),
+    "xquad": "en es de el ru tr ar vi th zh hi".split(),
+    "mlqa": "en es de ar hi vi zh".split(),
+    "tydiqa": "en ar bn fi id ko ru sw te".split(),
+    "bucc2018": "de fr ru zh".split(),
+    "tatoeba": ("ar he vi id jv tl eu ml ta te af nl de el bn hi mr ur fa fr it pt es bg ru ja ka ko th sw "
+                "zh kk tr et fi hu").split(),
+}
+GROUP2TASKS = {"classification": ["xnli", "pawsx"], "tagging": ["udpos", "panx"],
+               "qa": ["xquad", "mlqa", "tydiqa"], "retrieval": ["bucc2018", "tatoeba"]}
+TARGETS = tasks_with_role("target")
+
+
+def score_folders(prediction_folder, label_folder, tasks=None, languages=None):
+    """The registry scorer over the nine targets (or the named ones), as evaluate.py is called."""
+    return xtreme.score_folders(prediction_folder, label_folder, TARGETS, languages, only=tasks)
+
+
+def score_task(name, prediction_folder, label_folder, **kwargs):
+    return xtreme.score_task(get_task(name), prediction_folder, label_folder, **kwargs)
 
 MOCK = Path(__file__).parent / "fixtures" / "xtreme-mock"
 PREDICTIONS = MOCK / "predictions"
 LABELS = MOCK / "labels"
 
-# shared/spec/xtreme.md section 7 (= evaluate_test.py's TASK2AVG_SCORES).
+# evaluate_test.py's TASK2AVG_SCORES.
 EXPECTED_AVERAGES = {
     "pawsx": {"avg_accuracy": 51.42857142857143},
     "xnli": {"avg_accuracy": 30.666666666666668},
@@ -77,7 +100,7 @@ def test_fixtures_cover_every_task_and_language():
     for task, langs in TASK2LANGS.items():
         for side in (PREDICTIONS, LABELS):
             for lang in langs:
-                assert (side / task / f"test-{lang}.{TASK2EXT[task]}").is_file()
+                assert (side / task / f"test-{lang}.{get_task(task).ext}").is_file()
 
 
 @pytest.mark.parametrize("task", list(EXPECTED_AVERAGES))
@@ -120,6 +143,13 @@ def test_output_layout_is_evaluate_py(mock_result):
     assert set(mock_result["mlqa"]) == {"exact_match", "f1", "avg_exact_match", "avg_f1", "avg_metric"}
     assert set(mock_result["udpos"]["f1"]) == set(TASK2LANGS["udpos"])
     assert by_language(xnli)["en"] == {"accuracy": xnli["accuracy"]["en"]}
+
+
+def test_registry_matches_evaluate_py():
+    assert [t.name for t in TARGETS] == list(TASK2LANGS)
+    assert {t.name: list(t.languages) for t in TARGETS} == TASK2LANGS
+    assert groups(TARGETS) == GROUP2TASKS
+    assert {t.name: t.ext for t in TARGETS} == {t: "json" if t in GROUP2TASKS["qa"] else "tsv" for t in TASK2LANGS}
 
 
 def test_task_list_matches_spec():
@@ -167,9 +197,13 @@ def test_language_override_for_pseudo_languages(tmp_path):
     assert result["xnli"]["accuracy"] == {"xa": full["accuracy"]["en"], "xb": full["accuracy"]["de"]}
 
 
-def test_unknown_task_rejected():
+def test_unknown_task_rejected(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        repro_main(["score", "--prediction-folder", str(PREDICTIONS), "--label-folder", str(LABELS),
+                    "--output-file", str(tmp_path / "o.json"), "--tasks", "xcopa"])
+    assert exit_info.value.code == 2 and "xcopa" in capsys.readouterr().err
     with pytest.raises(ScoringError, match="unknown task"):
-        score_folders(str(PREDICTIONS), str(LABELS), tasks=["xcopa"])
+        xtreme.score_folders(str(PREDICTIONS), str(LABELS), TARGETS, languages={"xcopa": ["en"]})
 
 
 # --------------------------------------------------------------------------------------------------
@@ -405,7 +439,7 @@ def test_non_string_qa_prediction_rejected(mock_copy):
 
 def test_main_writes_sorted_json_atomically(tmp_path, capsys, mock_result):
     out = tmp_path / "reports" / "scores.json"
-    rc = xtreme.main(["--prediction-folder", str(PREDICTIONS), "--label-folder", str(LABELS),
+    rc = repro_main(["score", "--prediction-folder", str(PREDICTIONS), "--label-folder", str(LABELS),
                       "--output-file", str(out)])
     assert rc == 0
     text = out.read_text(encoding="utf-8")
@@ -417,7 +451,7 @@ def test_main_writes_sorted_json_atomically(tmp_path, capsys, mock_result):
 
 def test_main_tasks_option(tmp_path):
     out = tmp_path / "scores.json"
-    rc = xtreme.main(["--prediction-folder", str(PREDICTIONS), "--label-folder", str(LABELS),
+    rc = repro_main(["score", "--prediction-folder", str(PREDICTIONS), "--label-folder", str(LABELS),
                       "--output-file", str(out), "--tasks", "bucc2018", "tatoeba"])
     assert rc == 0
     assert set(json.loads(out.read_text(encoding="utf-8"))) == {"bucc2018", "tatoeba", "retrieval"}
@@ -427,7 +461,7 @@ def test_main_exit_code_2_on_scoring_error(mock_copy, tmp_path, capsys):
     missing = mock_copy / "predictions" / "xnli" / "test-sw.tsv"
     missing.unlink()
     out = tmp_path / "scores.json"
-    rc = xtreme.main(["--prediction-folder", str(mock_copy / "predictions"),
+    rc = repro_main(["score", "--prediction-folder", str(mock_copy / "predictions"),
                       "--label-folder", str(mock_copy / "labels"), "--output-file", str(out)])
     assert rc == 2
     err = capsys.readouterr().err

@@ -14,6 +14,7 @@ import repro.tasks.mlqa as mlqa_module
 import repro.tasks.pawsx as pawsx_module
 import repro.tasks.tydiqa as tydiqa_module
 import repro.tasks.udpos as udpos_module
+from repro.readers import HUB_SPLITS
 from repro.errors import DataError
 from repro.heads import get_head
 from repro.synthetic.generate import generate
@@ -100,7 +101,7 @@ def test_pawsx_hub_labels_are_strings(monkeypatch):
     calls = []
 
     def fake_hub(source, hub_id, config, split):
-        calls.append((hub_id, config, split))
+        calls.append((hub_id, config, HUB_SPLITS.get(split, split)))  # the name datasets sees
         return [{"sentence1": "a", "sentence2": None, "label": "1"}, {"sentence1": "c", "sentence2": "d", "label": "0"}]
 
     monkeypatch.setattr(pawsx_module, "hub_load", fake_hub)
@@ -152,7 +153,7 @@ def test_udpos_hub_maps_english_names_and_ids(monkeypatch):
     calls = []
 
     def fake_hub(source, hub_id, config, split):
-        calls.append((config, split))
+        calls.append((config, HUB_SPLITS.get(split, split)))
         return [{"tokens": ["Der", "Hund"], "pos_tags": [5, 7]}]
 
     monkeypatch.setattr(udpos_module, "hub_load", fake_hub)
@@ -206,9 +207,8 @@ def test_mlqa_files_and_splits(tmp_path):
 
 
 def test_mlqa_scores_with_language_specific_normalisation():
-    # MLQA removes German articles (xtreme.md §3.4); SQuAD normalisation would not, so EM would be 0.
+    # MLQA removes German articles (mlqa_evaluation_v1.py); SQuAD normalisation would not, so EM would be 0.
     task, head = get_task("mlqa"), get_head("span_qa")
-    assert task.qa_scorer == "mlqa"
     example = {"id": "q", "context": "der Hund bellt", "question": "wer?",
                "answers": [{"text": "Hund", "answer_start": 4}]}
     assert head.score(task, [example], {"q": "der Hund"}, lang="de")["exact_match"] == 100.0
@@ -234,7 +234,7 @@ def test_mlqa_hub_configs(monkeypatch):
     calls = []
 
     def fake_hub(source, hub_id, config, split):
-        calls.append((hub_id, config, split))
+        calls.append((hub_id, config, HUB_SPLITS.get(split, split)))  # the name datasets sees
         return [{"id": "x", "context": "anna", "question": "?", "answers": {"text": ["anna"], "answer_start": [0]}}]
 
     monkeypatch.setattr(mlqa_module, "hub_load", fake_hub)

@@ -6,6 +6,7 @@ from repro.heads.base import Head
 from repro.heads.classification import ClassificationHead
 from repro.heads.mlm import MLMHead
 from repro.heads.multiple_choice import MultipleChoiceHead
+from repro.heads.retrieval import RetrievalHead
 from repro.heads.span_qa import SpanQAHead
 from repro.heads.tagging import TaggingHead
 
@@ -15,10 +16,11 @@ HEADS: dict[str, Head] = {
     "multiple_choice": MultipleChoiceHead(),
     "span_qa": SpanQAHead(),
     "mlm": MLMHead(),
+    "retrieval": RetrievalHead(),
 }
 
 
-def get_head(kind: str) -> Head:
-    if kind not in HEADS:
-        raise KeyError(f"no trainable head {kind!r}")
-    return HEADS[kind]
+def get_head(name: str) -> Head:
+    if name not in HEADS:
+        raise KeyError(f"no head {name!r}; known: {', '.join(HEADS)}")
+    return HEADS[name]

@@ -1,14 +1,20 @@
+"""What a head declares: how examples of one shape become features, which transformers model head
+trains on them, how its outputs become predictions, how predictions and gold are written in XTREME's
+layout and read back, and the metric both the dev selection and the XTREME scorer use."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import torch
 
+from repro.scoring.files import read_line_file
+from repro.scoring.metrics import ScoringError, accuracy
+
 
 class Head:
-    kind = ""
-    model_class = None       # a transformers AutoModelFor... class
+    model_class = None       # a transformers AutoModelFor... class; None: nothing to train (retrieval)
     ext = "tsv"              # XTREME prediction/label file extension
+    model_inputs = ("input_ids", "attention_mask")
 
     def num_labels(self, task) -> int | None:
         return len(task.labels) if task.labels else None
@@ -36,8 +42,6 @@ class Head:
                 results.extend(self.split_outputs(model(**batch), chunk))
         return results
 
-    model_inputs = ("input_ids", "attention_mask")
-
     def split_outputs(self, out, chunk) -> list:
         return list(out.logits.float().cpu())
 
@@ -46,11 +50,39 @@ class Head:
         raise NotImplementedError
 
     def score(self, task, examples: list[dict], predictions: dict) -> dict:
+        """Dev scores of predictions against the examples' gold (checkpoint selection, intermediate dev)."""
         raise NotImplementedError
 
-    # XTREME layout writers (one file per language)
+    # ---- XTREME layout: one file per language ----
+
     def write_predictions(self, path: Path, examples: list[dict], predictions: dict) -> None:
         raise NotImplementedError
 
     def write_labels(self, path: Path, examples: list[dict]) -> None:
         raise NotImplementedError
+
+    read_prediction_file = staticmethod(read_line_file)
+    read_label_file = staticmethod(read_line_file)
+
+    def file_metric(self, predictions, gold, lang: str) -> dict[str, float]:
+        """The metric of what read_*_file returned; a task may declare its own (Task.file_metric)."""
+        return accuracy(predictions, gold)
+
+    def score_files(self, task, prediction_file: str, label_file: str, lang: str) -> dict[str, float]:
+        """One language of the XTREME scorer: read both files (predictions first, as evaluate.py does),
+        check the item counts where evaluate.py asserts them, apply the task's metric."""
+        predictions = self.read_prediction_file(prediction_file)
+        gold = self.read_label_file(label_file)
+        if task.count_checked and len(predictions) != len(gold):
+            raise ScoringError(f"{task.name}: {len(predictions)} {self.count_unit} in the predictions but "
+                               f"{len(gold)} in the labels ({label_file})", prediction_file)
+        try:
+            return task.file_metric(predictions, gold, lang)
+        except ScoringError as exc:
+            raise exc.in_file(prediction_file) from exc
+
+    count_unit = "lines"
+
+    def headline(self, metrics: dict) -> float:
+        """XTREME's one number per task: F1 where the metric has one, else accuracy."""
+        return metrics["f1"] if "f1" in metrics else metrics["accuracy"]

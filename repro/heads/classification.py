@@ -10,7 +10,6 @@ from repro.scoring.metrics import accuracy
 
 
 class ClassificationHead(Head):
-    kind = "classification"
     model_class = AutoModelForSequenceClassification
 
     def featurize(self, task, examples, tokenizer, settings, train):

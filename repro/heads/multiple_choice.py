@@ -10,7 +10,6 @@ from repro.scoring.metrics import accuracy
 
 
 class MultipleChoiceHead(Head):
-    kind = "multiple_choice"
     model_class = AutoModelForMultipleChoice
 
     def num_labels(self, task):

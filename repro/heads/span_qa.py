@@ -3,12 +3,17 @@ stride, start/end logits, n-best decoding with a maximum answer length; SQuAD 2.
 (the CLS position), predicted when its score beats the best span (threshold 0, as SQuAD 2.0's script)."""
 from __future__ import annotations
 
+import logging
+
 import torch
 from transformers import AutoModelForQuestionAnswering
 
 from repro.atomic import write_json
 from repro.heads.base import Head
-from repro.scoring.metrics import mlqa_em_f1, squad_em_f1
+from repro.scoring.files import read_prediction_json, read_squad_json
+from repro.scoring.metrics import ScoringError, squad_em_f1, unanswered_ids
+
+log = logging.getLogger(__name__)
 
 
 def squad_dataset(examples: list[dict]) -> list[dict]:
@@ -20,7 +25,6 @@ def squad_dataset(examples: list[dict]) -> list[dict]:
 
 
 class SpanQAHead(Head):
-    kind = "span_qa"
     model_class = AutoModelForQuestionAnswering
     ext = "json"
 
@@ -52,7 +56,7 @@ class SpanQAHead(Head):
                     if offsets[ctx[0]][0] <= start_char and offsets[ctx[-1]][1] >= end_char:
                         f["start_positions"] = next(k for k in ctx if offsets[k][1] > start_char)
                         f["end_positions"] = next(k for k in reversed(ctx) if offsets[k][0] < end_char)
-                    elif not task_allows_no_answer(task, settings):
+                    elif not task.allows_no_answer(settings):
                         continue  # SQuAD 1.1 style: windows without the answer carry no signal
             feats.append(f)
         return feats
@@ -86,22 +90,20 @@ class SpanQAHead(Head):
                     score = float(start[s] + end[e])
                     if score > best[ex["id"]][0]:
                         best[ex["id"]] = (score, ex["context"][f["offsets"][s][0]:f["offsets"][e][1]])
-        allow_null = task_allows_no_answer(task, settings)
+        allow_null = task.allows_no_answer(settings)
         return {i: ("" if allow_null and null[i] > score else text) for i, (score, text) in best.items()}
 
     def score(self, task, examples, predictions, lang="en"):
-        if getattr(task, "qa_scorer", "squad") == "mlqa":
-            return mlqa_em_f1(predictions, squad_dataset(examples), lang)
         answerable = [ex for ex in examples if ex["answers"]]
         unanswerable = [ex for ex in examples if not ex["answers"]]
         if not unanswerable:
-            return squad_em_f1(predictions, squad_dataset(examples))
+            return task.file_metric(predictions, squad_dataset(examples), lang)
         # SQuAD 2.0's official rule: an unanswerable question scores 1 (EM and F1) exactly when the
         # prediction is empty; SQuAD 1.1 token F1 would give 0 for empty-vs-empty.
         null = 100.0 * sum(predictions.get(ex["id"], "") == "" for ex in unanswerable)
         if not answerable:
             return {"exact_match": null / len(examples), "f1": null / len(examples)}
-        part = squad_em_f1(predictions, squad_dataset(answerable))
+        part = task.file_metric(predictions, squad_dataset(answerable), lang)
         n = len(examples)
         return {k: (part[k] * len(answerable) + null) / n for k in ("exact_match", "f1")}
 
@@ -111,6 +113,24 @@ class SpanQAHead(Head):
     def write_labels(self, path, examples):
         write_json(path, {"data": squad_dataset(examples), "version": "1.1"})
 
+    read_prediction_file = staticmethod(read_prediction_json)
+    read_label_file = staticmethod(read_squad_json)
 
-def task_allows_no_answer(task, settings) -> bool:
-    return bool(getattr(task, "allows_no_answer", lambda s: False)(settings))
+    def file_metric(self, predictions, gold, lang):
+        """SQuAD v1.1 EM/F1 with English normalisation (XQuAD, TyDiQA-GoldP); MLQA declares its own."""
+        return squad_em_f1(predictions, gold)
+
+    def score_files(self, task, prediction_file, label_file, lang):
+        predictions = self.read_prediction_file(prediction_file)
+        dataset = self.read_label_file(label_file)
+        try:
+            missing = unanswered_ids(predictions, dataset)
+            if missing:
+                log.warning("%s: %d of the gold questions have no prediction and score 0", prediction_file, len(missing))
+            return task.file_metric(predictions, dataset, lang)
+        except ScoringError as exc:
+            raise exc.in_file(label_file) from exc
+
+    def headline(self, metrics):
+        """XTREME's QA number: (EM + F1) / 2."""
+        return (metrics["exact_match"] + metrics["f1"]) / 2

@@ -11,11 +11,11 @@ from transformers import AutoModelForTokenClassification
 
 from repro.atomic import write_text
 from repro.heads.base import Head
+from repro.scoring.files import read_tag_file
 from repro.scoring.metrics import tagging_f1
 
 
 class TaggingHead(Head):
-    kind = "tagging"
     model_class = AutoModelForTokenClassification
 
     def featurize(self, task, examples, tokenizer, settings, train):
@@ -66,7 +66,7 @@ class TaggingHead(Head):
     def predict(self, task, model, examples, features, settings, pad_id, device):
         logits = self.outputs(model, features, pad_id, settings["eval_batch_size"], device)
         # Words without any sub-token (e.g. a lone zero-width character) get the task's default tag.
-        default = task.default_tag if getattr(task, "default_tag", None) else task.labels[0]
+        default = task.default_tag or task.labels[0]
         preds = {ex["id"]: [default] * len(ex["tokens"]) for ex in examples}
         for f, l in zip(features, logits):
             tags = preds[examples[f["example"]]["id"]]
@@ -87,3 +87,10 @@ class TaggingHead(Head):
 
     def write_labels(self, path, examples):
         write_text(path, "\n".join("".join(f"{t}\n" for t in ex["tags"]) for ex in examples))
+
+    read_prediction_file = staticmethod(read_tag_file)
+    read_label_file = staticmethod(read_tag_file)
+    count_unit = "sentences"
+
+    def file_metric(self, predictions, gold, lang):
+        return tagging_f1(predictions, gold)

@@ -8,9 +8,9 @@ import statistics
 
 from repro.atomic import write_json, write_text
 from repro.engine import Stage, package_versions
-from repro.scoring.xtreme import QA_TASKS, TASK2LANGS, by_language
-
-XTREME_TASKS = list(TASK2LANGS)
+from repro.errors import ReproError
+from repro.scoring.xtreme import by_language
+from repro.tasks import get_task, tasks_with_role
 
 
 def _stats(values: list[float]) -> dict:
@@ -18,16 +18,15 @@ def _stats(values: list[float]) -> dict:
             "n": len(values)}
 
 
-def language_headline(task: str, metrics: dict) -> float:
-    if task in QA_TASKS:
-        return (metrics["exact_match"] + metrics["f1"]) / 2
-    return metrics["f1"] if "f1" in metrics else metrics["accuracy"]
-
-
 def build_results(config: dict, cells: dict, intermediate: dict) -> dict:
     """cells[(encoder, target, seed)] = evaluate scores.json; intermediate[(name, seed)] = dev metrics."""
     encoders = sorted({e for e, _, _ in cells}, key=lambda e: (e != "baseline", e))
-    targets = [t for t in XTREME_TASKS if any(t == c[1] for c in cells)]
+    known = [t.name for t in tasks_with_role("target")]
+    unknown = sorted({c[1] for c in cells} - set(known))
+    if unknown:  # a cell of a target the registry does not know would silently vanish from every table
+        raise ReproError(f"aggregate: no registered target task {unknown[0]!r}")
+    targets = [t for t in known if any(t == c[1] for c in cells)]
+    xtreme_tasks = {t.name for t in tasks_with_role("target") if t.group}
     seeds = sorted({s for _, _, s in cells})
     splits = {}
     for split in ("dev", "test"):
@@ -37,7 +36,7 @@ def build_results(config: dict, cells: dict, intermediate: dict) -> dict:
                 continue
             sc = scores[split]
             per_seed.setdefault(enc, {}).setdefault(tgt, {})[seed] = sc["avg_metric"]
-            langs = {lang: language_headline(tgt, m) for lang, m in by_language(sc).items()}
+            langs = {lang: get_task(tgt).headline(m) for lang, m in by_language(sc).items()}
             cell = table.setdefault(enc, {}).setdefault(tgt, {"per_seed": {}, "languages_per_seed": {}})
             cell["per_seed"][str(seed)] = sc["avg_metric"]
             cell["languages_per_seed"][str(seed)] = langs
@@ -53,7 +52,7 @@ def build_results(config: dict, cells: dict, intermediate: dict) -> dict:
         for enc in table:
             seed_scores = [statistics.fmean(per_seed[enc][t][s] for t in per_seed[enc]) for s in seeds
                            if all(s in per_seed[enc][t] for t in per_seed[enc])]
-            complete = set(per_seed[enc]) == set(XTREME_TASKS)
+            complete = set(per_seed[enc]) >= xtreme_tasks
             xtreme[enc] = {**_stats(seed_scores), "complete": complete, "tasks": sorted(per_seed[enc])} if seed_scores else None
         gain = {}
         if "baseline" in per_seed:
@@ -72,8 +71,8 @@ def build_results(config: dict, cells: dict, intermediate: dict) -> dict:
     inter = {}
     for (name, seed), metrics in intermediate.items():
         for task, m in metrics.items():
-            key = name if name != "multitask" else f"multitask/{task}"
-            entry = inter.setdefault(key, {"task": task, "metric": m["headline"], "per_seed": {}})
+            entry_name = name if name != "multitask" else f"multitask/{task}"
+            entry = inter.setdefault(entry_name, {"task": task, "metric": m["headline"], "per_seed": {}})
             entry["per_seed"][str(seed)] = m[m["headline"]]
     for entry in inter.values():
         entry.update(_stats(list(entry["per_seed"].values())))
@@ -136,6 +135,6 @@ def aggregate_stage(config: dict, evaluations: dict, intermediates: dict) -> Sta
         return {}
 
     deps = [*evaluations.values(), *intermediates.values()]
-    key = {"split": config["aggregate"]["split"], "retrieval": config["retrieval"], "profile": config["profile"]}
-    return Stage("aggregate", "results", key, run, deps, versions=(),
+    inputs = {"split": config["aggregate"]["split"], "retrieval": config["retrieval"], "profile": config["profile"]}
+    return Stage("aggregate", "results", inputs, run, deps, versions=(),
                  describe=f"tables over {len(evaluations)} cells and {len(intermediates)} intermediate stages")

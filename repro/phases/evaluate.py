@@ -6,7 +6,6 @@ import shutil
 
 from repro.atomic import write_json
 from repro.engine import Stage
-from repro.heads import HEADS
 from repro.phases.common import available, examples_path, read_examples
 from repro.scoring.xtreme import score_task
 from repro.tasks import get_task
@@ -17,7 +16,6 @@ def evaluate_stage(config: dict, target_stage: Stage, prepared: Stage, task_name
 
     def run(ctx):
         prep, cell = ctx.dep(prepared.id), ctx.dep(target_stage.id)
-        ext = HEADS[task.head].ext if task.head in HEADS else "tsv"
         scores = {}
         for split in config["target"]["splits"]:
             pred_dir = cell / "predictions" / split
@@ -26,7 +24,7 @@ def evaluate_stage(config: dict, target_stage: Stage, prepared: Stage, task_name
             gold_dir = ctx.out / "labels" / split
             langs = []
             for lang in available(prep, split):
-                gold = gold_dir / task_name / f"test-{lang}.{ext}"
+                gold = gold_dir / task_name / f"test-{lang}.{task.ext}"
                 from_labels = split == "test" or (split == "dev" and task.dev_is_test)
                 if from_labels and (prep / "test-labels" / gold.name).is_file():
                     gold.parent.mkdir(parents=True, exist_ok=True)
@@ -35,8 +33,8 @@ def evaluate_stage(config: dict, target_stage: Stage, prepared: Stage, task_name
                 elif task.write_gold(gold, read_examples(examples_path(prep, split, lang))):
                     langs.append(lang)
             if langs:  # a split without gold (e.g. XTREME test files) is predicted but not scored here
-                scores[split] = score_task(task_name, str(pred_dir), str(gold_dir), languages=langs,
-                                           **scoring_options(task, config))
+                scores[split] = score_task(task, str(pred_dir), str(gold_dir), languages=langs,
+                                           normalization_language=normalization_languages(config))
         write_json(ctx.out / "scores.json", scores)
         return {"scores": scores}
 
@@ -44,8 +42,9 @@ def evaluate_stage(config: dict, target_stage: Stage, prepared: Stage, task_name
                  [target_stage, prepared], versions=(), describe=f"score {target_stage.id} with the XTREME scorer")
 
 
-def scoring_options(task, config) -> dict:
-    """Pseudo-languages of the smoke world have no MLQA normalisation; they are scored as English."""
-    if task.name == "mlqa" and config["data"]["source"] == "synthetic":
-        return {"normalization_language": {lang: "en" for lang in config["synthetic"]["languages"]}}
+def normalization_languages(config) -> dict:
+    """The smoke world's pseudo-languages have no answer normalisation of their own (MLQA's is per
+    language): they are scored as English. Real language codes keep their own."""
+    if config["data"]["source"] == "synthetic":
+        return {lang: "en" for lang in config["synthetic"]["languages"]}
     return {}

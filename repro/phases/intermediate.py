@@ -22,20 +22,23 @@ from repro.config import task_settings
 from repro.engine import Stage
 from repro.errors import ConfigError, DataError
 from repro.heads import get_head
-from repro.heads.mlm import MLMText, attach_to_encoder, read_text, split_heldout
+from repro.heads.mlm import attach_to_encoder
+from repro.tasks.mlm_text import MLMText, read_text, split_heldout
 from repro.modeling import MultiHeadModel, load_tokenizer, pick_device, resolve_model, save_encoder
 from repro.phases.common import cap, examples_path, read_examples, set_seed, write_examples
-from repro.phases.prepare import source_for
-from repro.tasks import DataSource, get_task
+from repro.phases.prepare import source_for, task_options
+from repro.tasks import REGISTRY, DataSource, get_task
 from repro.training import TaskData, train
 
 TRANSLATED_LANG = "mt"  # language tag of the translated training examples in their prepare stage
 
 
-def stage_settings(config: dict, task: str) -> dict:
-    s = task_settings(config, "intermediate", task)
-    if task == "squad":
-        s["squad_version"] = config["intermediate"]["squad_version"]
+def stage_settings(config: dict, name: str) -> dict:
+    """The task's hyperparameters plus the options it declares (e.g. squad_version, which also decides
+    whether the span head may predict "no answer")."""
+    s = task_settings(config, "intermediate", name)
+    if name in REGISTRY:
+        s.update(task_options(config, REGISTRY[name]))
     return s
 
 
@@ -43,12 +46,12 @@ def translated_stage(config: dict, name: str) -> Stage:
     """Reads one task's machine-translated training split from intermediate.translated_dir."""
     task = get_task(name)
     root = Path(config["intermediate"]["translated_dir"])
-    source = DataSource("local", root, None, source_for(config).options)
+    source = DataSource("local", root, None, source_for(config, task).options)
     try:
         data = task.source_key(source)
     except DataError as e:
         raise ConfigError(f"intermediate.translated_dir: no translated data for task {name!r} ({e})") from None
-    key = {"task": name, "translated": data, "options": source.options}
+    inputs = {"task": name, "translated": data, "options": source.options}
 
     def run(ctx):
         examples = task.read(source, "train", TRANSLATED_LANG)
@@ -57,7 +60,7 @@ def translated_stage(config: dict, name: str) -> Stage:
                                            "counts": {f"train-{TRANSLATED_LANG}": len(examples)}})
         return {"counts": {f"train-{TRANSLATED_LANG}": len(examples)}}
 
-    return Stage("prepare", f"{name}-translated", key, run, [], versions=("datasets",),
+    return Stage("prepare", f"{name}-translated", inputs, run, [], versions=("datasets",),
                  describe=f"{name}: read the machine-translated training split under {root}/{task.folder or name}")
 
 
@@ -100,13 +103,13 @@ def intermediate_stage(config: dict, name: str, tasks: list[str], seed: int, pre
     inter = config["intermediate"]
     mlm = mlm_settings(config, seed)
     translated = {t: translated_stage(config, t) for t in tasks} if inter["translated_dir"] else {}
-    key = {"tasks": tasks, "settings": settings, "schedule": shared, "seed": seed, "sampling": inter["sampling"],
+    inputs = {"tasks": tasks, "settings": settings, "schedule": shared, "seed": seed, "sampling": inter["sampling"],
            "temperature": inter["sampling_temperature"], "checkpoint_every": config["run"]["checkpoint_every"],
            "deterministic": config["run"]["deterministic"]}
     if mlm:  # the alternatives enter the key only when used: default stages keep their keys
-        key["mlm"] = mlm
+        inputs["mlm"] = mlm
     if translated:  # the translated files' content is in the key of the translated prepare stages (deps)
-        key["translated"] = True
+        inputs["translated"] = True
 
     def run(ctx):
         set_seed(seed, config["run"]["deterministic"], config["run"]["num_threads"])
@@ -114,25 +117,24 @@ def intermediate_stage(config: dict, name: str, tasks: list[str], seed: int, pre
         encoder_dir = ctx.dep(pretrained.id) / "encoder"
         tokenizer = load_tokenizer(encoder_dir)
         task_objs, data, dev = [], [], {}
-        for name_ in tasks:
-            task, s = get_task(name_), settings[name_]
+        for task_name in tasks:
+            task, s = get_task(task_name), settings[task_name]
             head = get_head(task.head)
-            prepared_dir = ctx.dep(f"prepare/{name_}")
+            prepared_dir = ctx.dep(f"prepare/{task_name}")
             if translated:
-                train_path = examples_path(ctx.dep(f"prepare/{name_}-translated"), "train", TRANSLATED_LANG)
+                train_path = examples_path(ctx.dep(f"prepare/{task_name}-translated"), "train", TRANSLATED_LANG)
             else:
                 train_path = examples_path(prepared_dir, "train", "en")
             full_train = read_examples(train_path)
-            if getattr(task, "labels_from_data", False):
-                # CCG: the label set is the (whole) training split's; dev tags outside it are featurised
-                # as a reserved label but scored against their real tag.
-                task = task.bind(full_train)
-                write_json(ctx.out / "labels" / f"{name_}.json", {"labels": task.labels, "default_tag": task.default_tag})
+            # CCG: the label set is the (whole) training split's; dev tags outside it are featurised
+            # as a reserved label but scored against their real tag.
+            task = task.bind(full_train)
+            if task.labels_from_data:
+                write_json(ctx.out / "labels" / f"{task_name}.json", {"labels": task.labels, "default_tag": task.default_tag})
             train_ex = cap(full_train, s["max_train_examples"])
-            data.append(TaskData(name_, head, head.featurize(task, train_ex, tokenizer, s, train=True)))
+            data.append(TaskData(task_name, head, head.featurize(task, train_ex, tokenizer, s, train=True)))
             dev_ex = cap(read_examples(examples_path(prepared_dir, "dev", "en")), s["max_eval_examples"])
-            feat_ex = task.encodable(dev_ex) if hasattr(task, "encodable") else dev_ex
-            dev[name_] = (dev_ex, head.featurize(task, feat_ex, tokenizer, s, train=False))
+            dev[task_name] = (dev_ex, head.featurize(task, task.encodable(dev_ex), tokenizer, s, train=False))
             task_objs.append(task)
         if mlm:
             mlm_train, mlm_dev = mlm_data(inter["mlm_text"], mlm, tokenizer)
@@ -169,8 +171,7 @@ def intermediate_stage(config: dict, name: str, tasks: list[str], seed: int, pre
                 "training": {k: v for k, v in summary.items() if k != "eval_history"}}
 
     deps = [pretrained, *(prepared[t] for t in tasks), *translated.values()]
-    s0 = shared
     extras = (" + MLM on " + inter["mlm_text"] if mlm else "") + (" (translated training data)" if translated else "")
-    return Stage("intermediate", f"{name}-s{seed}", key, run, deps,
-                 describe=f"train {'+'.join(tasks)}{extras} from {pretrained.id}: lr {s0['lr']}, batch {s0['batch_size']}x"
-                          f"{s0['grad_accum']}, epochs {s0['epochs']}, max_len {s0['max_seq_length']}, seed {seed}")
+    return Stage("intermediate", f"{name}-s{seed}", inputs, run, deps,
+                 describe=f"train {'+'.join(tasks)}{extras} from {pretrained.id}: lr {shared['lr']}, batch {shared['batch_size']}x"
+                          f"{shared['grad_accum']}, epochs {shared['epochs']}, max_len {shared['max_seq_length']}, seed {seed}")

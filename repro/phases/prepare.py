@@ -8,13 +8,13 @@ from pathlib import Path
 from repro.atomic import write_json
 from repro.engine import Stage
 from repro.phases.common import examples_path, write_examples
-from repro.synthetic.generate import generate, writers
+from repro.synthetic.generate import generate, has_writer
 from repro.tasks import DataSource, get_task
 
 
 def synthetic_stage(config: dict, tasks: list[str]) -> Stage:
     syn = config["synthetic"]
-    names = sorted(t for t in tasks if t in writers())
+    names = sorted(t for t in tasks if has_writer(t))
 
     def run(ctx):
         written = generate(ctx.out / "data", names, syn["seed"], syn["train_size"], syn["eval_size"], syn["languages"])
@@ -24,12 +24,16 @@ def synthetic_stage(config: dict, tasks: list[str]) -> Stage:
                  describe=f"generate the smoke world's files for {len(names)} tasks (seed {syn['seed']})")
 
 
-def source_for(config: dict) -> DataSource:
+def task_options(config: dict, task) -> dict:
+    """The values of the [intermediate] options this task declares (Task.config_options): only they
+    enter its keys, so changing one task's option re-runs that task's stages alone."""
+    return {k: config["intermediate"][k] for k in task.config_options}
+
+
+def source_for(config: dict, task) -> DataSource:
     d = config["data"]
-    options = {"squad_version": config["intermediate"]["squad_version"],
-               "anli_with_snli_mnli": config["intermediate"]["anli_with_snli_mnli"]}
     root = Path(d["dir"]) if d["dir"] else None
-    return DataSource(d["source"], root, d["cache_dir"] or None, options)
+    return DataSource(d["source"], root, d["cache_dir"] or None, task_options(config, task))
 
 
 def task_languages(config: dict, task) -> list[str]:
@@ -44,14 +48,14 @@ def task_languages(config: dict, task) -> list[str]:
 
 def prepare_stage(config: dict, name: str, synthetic: Stage | None) -> Stage:
     task = get_task(name)
-    source = source_for(config)
+    source = source_for(config, task)
     languages = task_languages(config, task)
     test_labels = Path(config["data"]["test_labels"]) if config["data"]["test_labels"] else None
-    key = {"task": name, "source": source.kind, "languages": languages, "options": source.options}
+    inputs = {"task": name, "source": source.kind, "languages": languages, "options": source.options}
     if source.kind != "synthetic":  # synthetic data is keyed by its generating stage instead
-        key["data"] = task.source_key(source)
+        inputs["data"] = task.source_key(source)
     if test_labels and task.role == "target":
-        key["test_labels"] = _label_hashes(test_labels / name)
+        inputs["test_labels"] = _label_hashes(test_labels / name)
 
     def run(ctx):
         src = source
@@ -82,7 +86,7 @@ def prepare_stage(config: dict, name: str, synthetic: Stage | None) -> Stage:
     deps = [synthetic] if source.kind == "synthetic" else []
     where = {"synthetic": "the smoke world", "local": f"local files under {source.root}/{task.folder or name}",
              "hub": f"the hub ({task.hub_id or 'see task module'})"}[source.kind]
-    return Stage("prepare", name, key, run, deps, versions=("datasets",),
+    return Stage("prepare", name, inputs, run, deps, versions=("datasets",),
                  describe=f"{name}: read {where}; languages {','.join(languages)}")
 
 

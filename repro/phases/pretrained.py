@@ -13,10 +13,10 @@ from repro.modeling import check_local_model, load_encoder, load_tokenizer, reso
 def pretrained_stage(config: dict) -> Stage:
     m = config["model"]
     path = resolve_model(m["name"])
-    key = {"model": m["name"], "revision": m["revision"]}
+    inputs = {"model": m["name"], "revision": m["revision"]}
     if Path(path).is_dir():  # a local model is keyed by its files' content
         from repro.atomic import sha256_file
-        key["files"] = {p.name: sha256_file(p) for p in sorted(Path(path).iterdir()) if p.is_file()}
+        inputs["files"] = {p.name: sha256_file(p) for p in sorted(Path(path).iterdir()) if p.is_file()}
 
     def run(ctx):
         kwargs = {}
@@ -38,7 +38,7 @@ def pretrained_stage(config: dict) -> Stage:
                           "parameters": sum(p.numel() for p in encoder.parameters())}}
 
     slug = "tiny" if m["name"] == "tiny" else Path(m["name"]).name
-    return Stage("pretrained", slug, key, run, describe=f"starting encoder {m['name']} ({m['revision']})")
+    return Stage("pretrained", slug, inputs, run, describe=f"starting encoder {m['name']} ({m['revision']})")
 
 
 def _hub_tokenizer(name, revision):

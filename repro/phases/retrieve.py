@@ -14,8 +14,7 @@ from repro.phases.common import available, examples_path, read_examples, set_see
 
 def retrieval_settings(config: dict, task) -> dict:
     r = config["retrieval"]
-    layer = r["bucc_layer"] if task.name == "bucc2018" else r["layer"]
-    return {"layer": layer, "reference_num_layers": config["model"]["reference_num_layers"], "pooling": r["pooling"],
+    return {"layer": r[task.retrieval_layer_key], "reference_num_layers": config["model"]["reference_num_layers"], "pooling": r["pooling"],
             "batch_size": r["batch_size"], "max_seq_length": r["max_seq_length"],
             "sort_by_length": r["sort_by_length"], "k": r["bucc_k"]}
 
@@ -33,7 +32,7 @@ def check_finite(embeddings, encoder_dir):
 
 def retrieval_stage(config, encoder_name, encoder: Stage, task, seed, prepared: Stage) -> Stage:
     s = retrieval_settings(config, task)
-    key = {"task": task.name, "settings": s, "splits": config["target"]["splits"]}
+    inputs = {"task": task.name, "settings": s, "splits": config["target"]["splits"]}
 
     def run(ctx):
         from repro.retrieval import embed_sentences, resolve_layer
@@ -52,15 +51,15 @@ def retrieval_stage(config, encoder_name, encoder: Stage, task, seed, prepared: 
         cache = {}
 
         def embed(sentences):  # Tatoeba's dev and test are the same sentences: embed them once
-            key = sha256_text("\n".join(sentences))
-            if key not in cache:
-                cache[key] = check_finite(embed_uncached(sentences), encoder_dir)
-            return cache[key]
+            digest = sha256_text("\n".join(sentences))
+            if digest not in cache:
+                cache[digest] = check_finite(embed_uncached(sentences), encoder_dir)
+            return cache[digest]
 
         prep = ctx.dep(prepared.id)
         extra = {}
         for split in ("dev", "test"):
-            if split not in config["target"]["splits"] and not (task.name == "bucc2018" and split == "dev"):
+            if split not in config["target"]["splits"] and split not in task.required_splits:
                 continue
             for lang in available(prep, split):
                 examples = read_examples(examples_path(prep, split, lang))
@@ -71,6 +70,6 @@ def retrieval_stage(config, encoder_name, encoder: Stage, task, seed, prepared: 
                                             "reference_num_layers": s["reference_num_layers"],
                                             "pooling": s["pooling"], **extra}}
 
-    return Stage("target", f"{encoder_name}__{task.name}-s{seed}", key, run, [encoder, prepared],
+    return Stage("target", f"{encoder_name}__{task.name}-s{seed}", inputs, run, [encoder, prepared],
                  describe=f"{task.name} from {encoder.id}: embed (layer {s['layer']}/{s['reference_num_layers']}, "
                           f"{s['pooling']} pooling), retrieve; no training")

@@ -22,7 +22,7 @@ def target_stage(config: dict, encoder_name: str, encoder: Stage, target: str, s
         from repro.phases.retrieve import retrieval_stage
         return retrieval_stage(config, encoder_name, encoder, task, seed, prepared)
     s = task_settings(config, "target", target)
-    key = {"task": target, "settings": s, "seed": seed, "splits": config["target"]["splits"],
+    inputs = {"task": target, "settings": s, "seed": seed, "splits": config["target"]["splits"],
            "checkpoint_every": config["run"]["checkpoint_every"], "keep_model": config["target"]["keep_models"],
            "deterministic": config["run"]["deterministic"]}
 
@@ -66,6 +66,6 @@ def target_stage(config: dict, encoder_name: str, encoder: Stage, target: str, s
         return {"seed": seed, "training": {k: v for k, v in summary.items() if k != "eval_history"},
                 "predicted": counts}
 
-    return Stage("target", f"{encoder_name}__{target}-s{seed}", key, run, [encoder, prepared],
+    return Stage("target", f"{encoder_name}__{target}-s{seed}", inputs, run, [encoder, prepared],
                  describe=f"{target} from {encoder.id}: lr {s['lr']}, batch {s['batch_size']}x{s['grad_accum']}, "
                           f"epochs {s['epochs']}, max_len {s['max_seq_length']}, seed {seed}; select on en dev")

@@ -22,7 +22,7 @@ import uuid
 from repro.atomic import write_text
 from repro.synthetic import lexicon as L
 from repro.synthetic import world as W
-from repro.synthetic.generate import Spec, _tsv, writer
+from repro.synthetic.formats import WorldSpec, tsv, writer
 
 NLI_LETTER = {"entailment": "e", "neutral": "n", "contradiction": "c"}
 
@@ -31,12 +31,12 @@ def _jsonl(records) -> str:
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
 
 
-def _split_sizes(spec: Spec):
+def _split_sizes(spec: WorldSpec):
     return (("train", spec.train_size), ("dev", spec.eval_size))
 
 
 @writer("mnli")
-def _mnli(spec: Spec):
+def _mnli(spec: WorldSpec):
     """MultiNLI 1.0 JSON lines (multinli_1.0_{train,dev_matched}.jsonl)."""
     d = spec.root / "mnli"
     for split, n in (("train", spec.train_size), ("dev_matched", spec.eval_size)):
@@ -65,7 +65,7 @@ def adversarial_pair(rng: random.Random) -> tuple[list[str], list[str], str]:
 
 
 @writer("anli")
-def _anli(spec: Spec):
+def _anli(spec: WorldSpec):
     """ANLI v1.0 release layout (anli_v1.0/R{1,2,3}/{train,dev}.jsonl), plus SNLI 1.0 and MultiNLI files
     for the full-ANLI option (the MNLI files are the mnli writer's, byte for byte)."""
     d = spec.root / "anli" / "anli_v1.0"
@@ -110,7 +110,7 @@ def ccg_sentence(rng: random.Random) -> tuple[list[str], list[str]]:
 
 
 @writer("ccg")
-def _ccg(spec: Spec):
+def _ccg(spec: WorldSpec):
     """ccg/ccg.{train,dev}: tokens, TAB, supertags (see repro/tasks/ccg.py)."""
     for split, n in _split_sizes(spec):
         rng = spec.rng("ccg", split)
@@ -151,7 +151,7 @@ def choice_question(rng: random.Random, n_choices: int) -> tuple[list[str], list
 
 
 @writer("commonsenseqa")
-def _commonsenseqa(spec: Spec):
+def _commonsenseqa(spec: WorldSpec):
     """CommonsenseQA release JSON lines ({train,dev}_rand_split.jsonl), 5 choices A-E."""
     for split, n in _split_sizes(spec):
         rng = spec.rng("commonsenseqa", split)
@@ -184,7 +184,7 @@ def reading_question(rng: random.Random) -> tuple[list[str], list[str], list[lis
 
 
 @writer("cosmosqa")
-def _cosmosqa(spec: Spec):
+def _cosmosqa(spec: WorldSpec):
     """Cosmos QA release CSV ({train,valid}.csv; header id,context,question,answer0..answer3,label)."""
     for split, name, n in (("train", "train", spec.train_size), ("dev", "valid", spec.eval_size)):
         rng = spec.rng("cosmosqa", split)
@@ -213,7 +213,7 @@ def ending_choice(rng: random.Random) -> tuple[list[str], list[str], list[list[s
 
 
 @writer("hellaswag")
-def _hellaswag(spec: Spec):
+def _hellaswag(spec: WorldSpec):
     """HellaSwag release JSON lines (hellaswag_{train,val}.jsonl)."""
     for split, name, n in (("train", "train", spec.train_size), ("dev", "val", spec.eval_size)):
         rng = spec.rng("hellaswag", split)
@@ -246,7 +246,7 @@ def question_pair(rng: random.Random) -> tuple[list[str], list[str], str]:
 
 
 @writer("qqp")
-def _qqp(spec: Spec):
+def _qqp(spec: WorldSpec):
     """GLUE QQP/{train,dev}.tsv with its header."""
     for split, n in _split_sizes(spec):
         rng = spec.rng("qqp", split)
@@ -254,7 +254,7 @@ def _qqp(spec: Spec):
         for k in range(n):
             q1, q2, y = question_pair(rng)
             rows.append((str(k), str(2 * k + 1), str(2 * k + 2), W.text(q1), W.text(q2), y))
-        write_text(spec.root / "QQP" / f"{split}.tsv", _tsv(rows))
+        write_text(spec.root / "QQP" / f"{split}.tsv", tsv(rows))
 
 
 def sentiment_sentence(rng: random.Random) -> tuple[list[str], str]:
@@ -269,9 +269,9 @@ def sentiment_sentence(rng: random.Random) -> tuple[list[str], str]:
 
 
 @writer("sst2")
-def _sst2(spec: Spec):
+def _sst2(spec: WorldSpec):
     """GLUE SST-2/{train,dev}.tsv (header sentence, label)."""
     for split, n in _split_sizes(spec):
         rng = spec.rng("sst2", split)
         rows = [("sentence", "label")] + [(W.text(t), y) for t, y in (sentiment_sentence(rng) for _ in range(n))]
-        write_text(spec.root / "SST-2" / f"{split}.tsv", _tsv(rows))
+        write_text(spec.root / "SST-2" / f"{split}.tsv", tsv(rows))

@@ -6,27 +6,27 @@ import json
 from repro.atomic import write_text
 from repro.synthetic import lexicon as L
 from repro.synthetic import world as W
-from repro.synthetic.generate import Spec, _conll, _tsv, writer
+from repro.synthetic.formats import WorldSpec, conll, tsv, writer
 
 
 @writer("xnli")
-def _xnli(spec: Spec):
+def _xnli(spec: WorldSpec):
     _pair_task(spec, "xnli", W.nli_pair)
 
 
 @writer("pawsx")
-def _pawsx(spec: Spec):
+def _pawsx(spec: WorldSpec):
     # Real PAWS-X lacks some human translations (xtreme.md §2.2): one row of each non-English dev/test
     # file has an empty second sentence, so the loaders and heads meet that case in the smoke run too.
     _pair_task(spec, "pawsx", W.paraphrase_pair, missing_translation=True)
 
 
-def _pair_task(spec: Spec, task: str, make_pair, missing_translation: bool = False):
+def _pair_task(spec: WorldSpec, task: str, make_pair, missing_translation: bool = False):
     """English train; dev/test parallel across languages; test files without labels, gold in labels/."""
     d = spec.root / task
     rng = spec.rng(task, "train")
     rows = [(W.text(a), W.text(b), y) for a, b, y in (make_pair(rng) for _ in range(spec.train_size))]
-    write_text(d / "train-en.tsv", _tsv(rows))
+    write_text(d / "train-en.tsv", tsv(rows))
     for lang in spec.languages:
         for split in ("dev", "test"):
             rng = spec.rng(task, split)  # same pairs in every language: a parallel evaluation set
@@ -35,37 +35,37 @@ def _pair_task(spec: Spec, task: str, make_pair, missing_translation: bool = Fal
             if missing_translation and lang != "en" and rows:
                 rows[len(rows) // 2] = (rows[len(rows) // 2][0], "", rows[len(rows) // 2][2])
             if split == "dev":
-                write_text(d / f"dev-{lang}.tsv", _tsv(rows))
+                write_text(d / f"dev-{lang}.tsv", tsv(rows))
             else:
-                write_text(d / f"test-{lang}.tsv", _tsv(r[:2] for r in rows))
+                write_text(d / f"test-{lang}.tsv", tsv(r[:2] for r in rows))
                 write_text(spec.label_file(task, lang), "".join(r[2] + "\n" for r in rows))
 
 
 @writer("panx")
-def _panx(spec: Spec):
+def _panx(spec: WorldSpec):
     _tagging(spec, "panx", lambda f: f.ner())
 
 
 @writer("udpos")
-def _udpos(spec: Spec):
+def _udpos(spec: WorldSpec):
     _tagging(spec, "udpos", lambda f: f.pos())
 
 
-def _tagging(spec: Spec, task: str, tags_of):
+def _tagging(spec: WorldSpec, task: str, tags_of):
     d = spec.root / task
     rng = spec.rng(task, "train")
     facts = [W.fact(rng) for _ in range(spec.train_size)]
-    write_text(d / "train-en.tsv", _conll((f.tokens(), tags_of(f)) for f in facts))
+    write_text(d / "train-en.tsv", conll((f.tokens(), tags_of(f)) for f in facts))
     for lang in spec.languages:
         for split in ("dev", "test"):
             rng = spec.rng(task, split)
             facts = [W.fact(rng) for _ in range(spec.eval_size)]
             sents = [(L.translate(f.tokens(), lang), tags_of(f)) for f in facts]
             if split == "dev":
-                write_text(d / f"dev-{lang}.tsv", _conll(sents))
+                write_text(d / f"dev-{lang}.tsv", conll(sents))
             else:
-                write_text(d / f"test-{lang}.tsv", _conll((toks,) for toks, _ in sents))
-                write_text(spec.label_file(task, lang), _conll((tags,) for _, tags in sents))
+                write_text(d / f"test-{lang}.tsv", conll((toks,) for toks, _ in sents))
+                write_text(spec.label_file(task, lang), conll((tags,) for _, tags in sents))
 
 
 def _qa_item(rng, lang: str, qid: str, answerable: bool = True) -> dict:
@@ -102,7 +102,7 @@ def _strip_answers(items) -> list[dict]:
         for item in items for para in item["paragraphs"] for qa in para["qas"]]
 
 
-def _squad_v11(spec: Spec):
+def _squad_v11(spec: WorldSpec):
     """SQuAD v1.1 train/dev: the intermediate task's v1.1 option and the XQuAD/MLQA training data."""
     for split, n in (("train", spec.train_size), ("dev", spec.eval_size)):
         rng = spec.rng("squad", split)
@@ -112,7 +112,7 @@ def _squad_v11(spec: Spec):
 
 @writer("squad")
 @writer("xquad")
-def _squad_and_xquad(spec: Spec):
+def _squad_and_xquad(spec: WorldSpec):
     """SQuAD v1.1 and v2.0 (the intermediate task and the XQuAD/MLQA training data) and XQuAD."""
     _squad_v11(spec)
     for split, n in (("train", spec.train_size), ("dev", spec.eval_size)):
@@ -130,7 +130,7 @@ def _squad_and_xquad(spec: Spec):
 
 
 @writer("mlqa")
-def _mlqa(spec: Spec):
+def _mlqa(spec: WorldSpec):
     """MLQA_V1/{dev,test}/{split}-context-l-question-l.json (articles with titles, version "1.0" as MLQA's
     files); dev keeps its answers, test is stripped as XTREME strips MLQA_V1/test (xtreme.md §2.6).
     Training and English dev are SQuAD v1.1, written here too so MLQA runs without the squad task."""
@@ -149,7 +149,7 @@ def _mlqa(spec: Spec):
 
 
 @writer("tydiqa")
-def _tydiqa(spec: Spec):
+def _tydiqa(spec: WorldSpec):
     """TyDiQA-GoldP in XTREME's layout (xtreme.md §2.7): English train with ids shortened to their last `-`
     segment; per-language GoldP dev files (XTREME's test) stripped of answers, gold in labels/; and the
     official English dev file with its answers, which the loader uses for checkpoint selection."""
@@ -183,7 +183,7 @@ def _distinct_sentences(rng, n: int) -> list[list[str]]:
 
 
 @writer("tatoeba")
-def _tatoeba(spec: Spec):
+def _tatoeba(spec: WorldSpec):
     d = spec.root / "tatoeba"
     for lang in spec.foreign:
         en = _distinct_sentences(spec.rng("tatoeba", lang), spec.eval_size)
@@ -196,7 +196,7 @@ def _tatoeba(spec: Spec):
 
 
 @writer("bucc2018")
-def _bucc2018(spec: Spec):
+def _bucc2018(spec: WorldSpec):
     """Comparable corpora per foreign language and split (xtreme.md §2.8): eval_size source sentences have
     their English translation on the other side (the gold pairs); eval_size // 2 sentences on each side
     have none (distractors). Lines are shuffled, IDs numbered in file order (`xa-000000001`, `en-...`).
@@ -215,9 +215,9 @@ def _bucc2018(spec: Spec):
             src_id = {k: f"{lang}-{i + 1:09d}" for i, (k, _) in enumerate(src)}
             en_id = {k: f"en-{i + 1:09d}" for i, (k, _) in enumerate(en)}
             stem = f"{lang}-en.{split}"
-            write_text(d / f"{stem}.{lang}", _tsv((src_id[k], text) for k, text in src))
-            write_text(d / f"{stem}.en", _tsv((en_id[k], text) for k, text in en))
-            gold = _tsv(sorted((src_id[k], en_id[k]) for k in range(n_gold)))
+            write_text(d / f"{stem}.{lang}", tsv((src_id[k], text) for k, text in src))
+            write_text(d / f"{stem}.en", tsv((en_id[k], text) for k, text in en))
+            gold = tsv(sorted((src_id[k], en_id[k]) for k in range(n_gold)))
             if split == "dev":
                 write_text(d / f"{stem}.gold", gold)
             else:

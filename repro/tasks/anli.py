@@ -12,11 +12,14 @@ join the ANLI training set. One pooled training set drawn uniformly is the same 
 proportional multi-task sampler over tasks sharing a head. The dev set stays ANLI's. SNLI: local
 snli/snli_1.0_{train,dev}.jsonl (the SNLI 1.0 release's JSON lines, the same schema as MultiNLI's), hub
 stanfordnlp/snli. MNLI: as repro/tasks/mnli.py reads it.
+
+Dataset: Nie et al. 2020, Adversarial NLI: A New Benchmark for Natural Language Understanding (ACL).
 """
 from pathlib import Path
 
 from repro.errors import DataError
-from repro.tasks.base import Task, hub_load, read_jsonl, register, require
+from repro.readers import hub_load, read_jsonl, require
+from repro.tasks.base import Task, register
 from repro.tasks.mnli import LABELS, MNLI
 
 ROUNDS = ("R1", "R2", "R3")
@@ -40,7 +43,7 @@ class SNLI(Task):
                    "label": r["gold_label"]}
 
     def read_hub(self, source, split, lang):
-        for i, r in enumerate(hub_load(source, self.hub_id, None, "train" if split == "train" else "validation")):
+        for i, r in enumerate(hub_load(source, self.hub_id, None, split)):
             if r["label"] >= 0:  # -1: no gold label
                 yield {"id": str(i), "text_a": r["premise"], "text_b": r["hypothesis"], "label": LABELS[r["label"]]}
 
@@ -51,8 +54,8 @@ class ANLI(Task):
     role, head, metric = "intermediate", "classification", "accuracy"
     labels = LABELS
     splits = ("train", "dev")
+    config_options = ("anli_with_snli_mnli",)
     hub_id = "facebook/anli"
-    citation = "Nie et al. 2020, Adversarial NLI: A New Benchmark for Natural Language Understanding (ACL)"
 
     def with_snli_mnli(self, source) -> bool:
         return bool((source.options or {}).get("anli_with_snli_mnli", False))

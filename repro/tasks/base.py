@@ -1,17 +1,20 @@
 """What a task module declares, and the registry the phases look tasks up in.
 
-A task is one small module: where its data comes from (hub id/config, or local files in the
-dataset's original format), which head it uses, and its metric. Examples are plain dicts whose keys
-depend on the head (see repro/heads/); hub and local readers both yield the same example dicts.
+A task is one small module with one `Task` subclass: where its data comes from (hub id/config, or
+local files in the dataset's original format), its head, its metric, its languages and, for XTREME
+targets, its group in the XTREME score. Every hook a phase may call is declared here with a default,
+so phases call hooks and never ask for a task by name. Examples are plain dicts whose keys depend on
+the head (see repro/heads/); hub and local readers both yield the same example dicts.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from repro.atomic import sha256_file
 from repro.errors import DataError
+from repro.heads import Head, get_head
 
 REGISTRY: dict[str, "Task"] = {}
 
@@ -21,7 +24,7 @@ class DataSource:
     kind: str                  # "hub" | "local" | "synthetic" (synthetic = local files the smoke world wrote)
     root: Path | None = None   # local root: each task reads root/<task folder>/...
     cache_dir: str | None = None
-    options: dict | None = None  # task options from the config (e.g. squad_version)
+    options: dict | None = None  # the task's option values from the config (its Task.config_options)
 
     @property
     def local(self) -> bool:
@@ -29,17 +32,35 @@ class DataSource:
 
 
 class Task:
+    # ---- identity ----
     name: str = ""
-    role: str = ""             # "intermediate" | "target"
-    head: str = ""             # classification | tagging | multiple_choice | span_qa | retrieval | mlm
+    role: str = ""             # "intermediate" | "target" | "auxiliary" (not registered: the MLM text)
+    head: str = ""             # a key of repro.heads.HEADS
+    # ---- labels and the dev metric ----
     labels: list[str] | None = None
-    metric: str = ""           # headline dev metric key
-    languages: tuple[str, ...] = ("en",)
+    metric: str = ""           # the key of the head's dev scores that selects checkpoints and is reported
+    labels_from_data = False   # the label set is the training split's (see bind)
+    default_tag: str | None = None  # tagging: the tag of a word without sub-tokens (None: labels[0])
+    # ---- languages and splits ----
+    languages: tuple[str, ...] = ("en",)  # targets: in the order XTREME's scorer lists them
     train_language = "en"
     splits: tuple[str, ...] = ("train", "dev", "test")
+    # The dev and test splits are the same questions (XQuAD, TyDiQA-GoldP, Tatoeba: jiant scores them as
+    # "val"); gold for dev then also comes from the test-label folder when the files are stripped.
+    dev_is_test = False
+    required_splits: tuple[str, ...] = ()  # evaluated even when not in target.splits (BUCC: dev tunes test)
+    # ---- XTREME scoring (targets) ----
+    group: str | None = None   # XTREME group (classification, tagging, qa, retrieval); None: outside the score
+    order: int = 100           # position in XTREME's task table: the order of tables and scorer output
+    count_checked = True       # evaluate.py asserts as many prediction items as gold items
+    # ---- data ----
     hub_id: str = ""
-    folder: str = ""           # local folder name under the data root
-    citation: str = ""
+    folder: str = ""           # local folder name under the data root (default: the task name)
+    config_options: tuple[str, ...] = ()  # [intermediate] config keys that shape this task's data or features
+    # ---- retrieval (targets with head "retrieval") ----
+    retrieval_layer_key = "layer"  # which retrieval.* key names the layer this task reads
+
+    # ---- data hooks ----
 
     def source_key(self, source: DataSource) -> dict:
         """What identifies this task's input data (goes into the prepare stage's key)."""
@@ -47,7 +68,6 @@ class Task:
             root = Path(source.root) / (self.folder or self.name)
             if not root.exists():
                 raise DataError(root, f"data for task {self.name!r} not found (see README, 'Data layout')")
-            from repro.atomic import sha256_file
             return {"files": {str(p.relative_to(root)): sha256_file(p) for p in sorted(root.rglob("*")) if p.is_file()}}
         return {"hub_id": self.hub_id}
 
@@ -59,10 +79,6 @@ class Task:
 
     def has_split(self, split: str, lang: str) -> bool:
         return split in self.splits
-
-    # The dev and test splits are the same questions (XQuAD, TyDiQA-GoldP, Tatoeba: jiant scores them as
-    # "val"); gold for dev then also comes from the test-label folder when the files are stripped.
-    dev_is_test = False
 
     def read_selection(self, source: DataSource, lang: str) -> list[dict] | None:
         """English data for checkpoint selection during target training (XTREME/jiant: the English
@@ -77,19 +93,29 @@ class Task:
         return examples
 
     def read_local(self, source: DataSource, split: str, lang: str) -> Iterator[dict]:
-        raise NotImplementedError
+        raise NotImplementedError(f"task {self.name} has no local reader")
 
     def read_hub(self, source: DataSource, split: str, lang: str) -> Iterator[dict]:
-        raise NotImplementedError
+        raise NotImplementedError(f"task {self.name} has no hub reader")
 
-    def write_gold(self, path, examples: list[dict]) -> bool:
-        """Writes gold in XTREME's label layout if the examples carry it (test files often do not)."""
-        from repro.heads import get_head
+    def extra_sources(self, source: DataSource) -> list[Task]:
+        """Other datasets whose training data this task's training split includes (ANLI + SNLI/MNLI)."""
+        return []
 
-        if not examples or not has_gold(examples[0]):
-            return False
-        get_head(self.head).write_labels(path, examples)
-        return True
+    # ---- label and feature hooks ----
+
+    def bind(self, train_examples: list[dict]) -> Task:
+        """This task with what it learns from the training split (a label set, for labels_from_data)."""
+        return self
+
+    def encodable(self, examples: list[dict]) -> list[dict]:
+        """Examples as the head can featurise them (e.g. unseen labels mapped to a reserved one);
+        scores are still computed against the original examples."""
+        return examples
+
+    def allows_no_answer(self, settings: dict) -> bool:
+        """Span QA: whether an empty answer is a valid prediction (SQuAD 2.0)."""
+        return False
 
     def label_index(self, label, path, line) -> int:
         label = str(label).strip()
@@ -97,118 +123,51 @@ class Task:
             raise DataError(path, f"unknown label {label!r} for task {self.name} (expected one of {self.labels})", line)
         return self.labels.index(label)
 
+    # ---- retrieval hook ----
+
+    def retrieve(self, examples: list[dict], embed, settings: dict, split: str, lang: str, state: dict) -> list[str]:
+        """Retrieval targets: prediction lines in XTREME's layout from sentence embeddings (`embed`:
+        sentences -> array); `state` carries what one split leaves for the next (BUCC's dev threshold)."""
+        raise NotImplementedError(f"task {self.name} is not a retrieval task")
+
+    # ---- gold and scoring (one metric code for dev selection and for the XTREME scorer) ----
+
+    @property
+    def head_impl(self) -> Head:
+        return get_head(self.head)
+
+    @property
+    def ext(self) -> str:
+        """Extension of XTREME's prediction/label files for this task."""
+        return self.head_impl.ext
+
+    def write_gold(self, path, examples: list[dict]) -> bool:
+        """Writes gold in XTREME's label layout if the examples carry it (test files often do not)."""
+        if not examples or not has_gold(examples[0]):
+            return False
+        self.head_impl.write_labels(path, examples)
+        return True
+
+    def file_metric(self, predictions, gold, lang: str) -> dict[str, float]:
+        """The metric dict of one language from what the head reads from XTREME's files."""
+        return self.head_impl.file_metric(predictions, gold, lang)
+
+    def score_files(self, prediction_file: str, label_file: str, lang: str) -> dict[str, float]:
+        return self.head_impl.score_files(self, prediction_file, label_file, lang)
+
+    def headline(self, metrics: dict) -> float:
+        """The one number of a metric dict (per language, or averages with their `avg_` prefix)."""
+        return self.head_impl.headline({k.removeprefix("avg_"): v for k, v in metrics.items()})
+
 
 def has_gold(example: dict) -> bool:
     return bool(example.get("label") is not None or example.get("tags") or example.get("answers"))
 
 
 def register(cls):
+    """Class decorator of a task module: one instance of the task joins the registry."""
     task = cls()
+    if not task.name or task.role not in ("intermediate", "target"):
+        raise TypeError(f"{cls.__name__}: a registered task needs a name and role 'intermediate' or 'target'")
     REGISTRY[task.name] = task
     return cls
-
-
-def get_task(name: str) -> Task:
-    import repro.tasks  # noqa: F401  (imports every task module, filling REGISTRY)
-
-    if name not in REGISTRY:
-        raise KeyError(f"unknown task {name!r}; known: {', '.join(sorted(REGISTRY))}")
-    return REGISTRY[name]
-
-
-# ---- readers shared by task modules: each error names file and line ----
-
-def decoded_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """(line number, text) of a UTF-8 file, decoded line by line so a bad byte is reported at its line."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(path, "file not found")
-    with open(path, "rb") as f:
-        for lineno, raw in enumerate(f, start=1):
-            try:
-                yield lineno, raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                raise DataError(path, f"not valid UTF-8 ({e.reason} at byte {e.start} of the line)", lineno) from None
-
-
-def read_tsv(path: Path, ncols: tuple[int, ...], skip_header=False) -> Iterator[tuple[int, list[str]]]:
-    """Tab-separated rows with quoting off (as XTREME's processors read them). Yields (line, fields)."""
-    rows = 0
-    for lineno, line in decoded_lines(path):
-        if skip_header and lineno == 1:
-            continue
-        line = line.rstrip("\r\n")
-        if not line:
-            continue
-        row = line.split("\t")
-        if len(row) not in ncols:
-            raise DataError(path, f"expected {' or '.join(map(str, ncols))} tab-separated columns, got {len(row)}", lineno)
-        rows += 1
-        yield lineno, row
-    if not rows:
-        raise DataError(path, "no rows: the file is empty")
-
-
-def read_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
-    records = 0
-    for lineno, line in decoded_lines(path):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DataError(path, f"invalid JSON: {e.msg}", lineno) from None
-        if not isinstance(record, dict):
-            raise DataError(path, "expected a JSON object per line", lineno)
-        records += 1
-        yield lineno, record
-    if not records:
-        raise DataError(path, "no records: the file is empty")
-
-
-def read_json(path: Path):
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(path, "file not found")
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except json.JSONDecodeError as e:
-        raise DataError(path, f"invalid JSON: {e.msg} (column {e.colno})", e.lineno) from None
-    except UnicodeDecodeError as e:
-        raise DataError(path, f"not valid UTF-8 ({e.reason} at byte {e.start})") from None
-
-
-def read_conll(path: Path, ncols: tuple[int, ...] = (1, 2)) -> Iterator[tuple[int, list[list[str]]]]:
-    """Blank-line separated sentences of `token[TAB tag]` lines. Yields (first line, rows)."""
-    rows, start, sentences = [], None, 0
-    for lineno, line in decoded_lines(path):
-        line = line.rstrip("\r\n")
-        if not line.strip():
-            if rows:
-                sentences += 1
-                yield start, rows
-            rows, start = [], None
-            continue
-        fields = line.split("\t")
-        if len(fields) not in ncols:
-            raise DataError(path, f"expected {' or '.join(map(str, ncols))} tab-separated columns, got {len(fields)}", lineno)
-        rows.append(fields)
-        start = start or lineno
-    if rows:
-        sentences += 1
-        yield start, rows
-    if not sentences:
-        raise DataError(path, "no sentences: the file is empty")
-
-
-def hub_load(source: DataSource, hub_id: str, config: str | None, split: str):
-    import datasets
-
-    return datasets.load_dataset(hub_id, config, split=split, cache_dir=source.cache_dir or None)
-
-
-def require(record: dict, keys, path, line):
-    for k in keys:
-        if k not in record:
-            raise DataError(path, f"missing field {k!r}", line)

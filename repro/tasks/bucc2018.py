@@ -16,7 +16,9 @@ from pathlib import Path
 
 from repro.atomic import write_text
 from repro.errors import DataError, ReproError
-from repro.tasks.base import Task, hub_load, read_tsv, register, require
+from repro.readers import HUB_SPLITS, hub_load, read_tsv, require
+from repro.scoring.metrics import bucc_f1
+from repro.tasks.base import Task, register
 
 
 def read_corpus(path: Path) -> tuple[list[str], list[str]]:
@@ -52,8 +54,12 @@ def read_gold(path: Path, source_ids: list[str], english_ids: list[str]) -> list
 class BUCC2018(Task):
     name = folder = "bucc2018"
     role, head, metric = "target", "retrieval", "f1"
+    group, order = "retrieval", 8  # XTREME's task table
     languages = ("de", "fr", "ru", "zh")
     splits = ("dev", "test")
+    required_splits = ("dev",)       # the dev split tunes the threshold that test applies
+    retrieval_layer_key = "bucc_layer"
+    count_checked = False            # predictions are a set of pairs, not one line per gold item
     hub_id = "google/xtreme"
 
     def split_languages(self, split, languages):
@@ -77,7 +83,7 @@ class BUCC2018(Task):
         warnings.warn("google/xtreme bucc18 holds only the gold pairs, without the distractor sentences of the "
                       "comparable corpora, so it cannot reproduce XTREME's mining (xtreme.md §2.8); use the LIMSI "
                       "BUCC 2018 archives in XTREME's layout for comparable numbers.", stacklevel=2)
-        config, hub_split = f"bucc18.{lang}", {"dev": "validation", "test": "test"}[split]
+        config, hub_split = f"bucc18.{lang}", HUB_SPLITS[split]
         where = f"hub:{self.hub_id}/{config}/{hub_split}"
         src, en, gold = {}, {}, []
         for i, r in enumerate(hub_load(source, self.hub_id, config, hub_split)):
@@ -89,6 +95,9 @@ class BUCC2018(Task):
             gold.append([s, t])
         yield {"id": f"bucc2018-{split}-{lang}", "source_ids": list(src), "source": list(src.values()),
                "english_ids": list(en), "english": list(en.values()), "gold": gold}
+
+    def file_metric(self, predictions, gold, lang):
+        return bucc_f1(predictions, gold)
 
     def retrieve(self, examples, embed, settings, split, lang, state):
         """Mined pairs as prediction lines `srcID TAB enID`; the dev split sets the threshold for test."""

@@ -18,6 +18,8 @@ it is every supertag of the training split, sorted, plus one reserved label for 
 only in dev. The intermediate phase builds it from the prepared training examples with `bind`; a dev tag
 outside it is featurised as the reserved label (never a training target) but scored against its real tag,
 so a token with an unseen gold supertag always counts as an error.
+
+Dataset: Hockenmaier & Steedman 2007, CCGbank (Computational Linguistics 33(3)).
 """
 from __future__ import annotations
 
@@ -26,7 +28,8 @@ from collections import Counter
 from pathlib import Path
 
 from repro.errors import DataError, ReproError
-from repro.tasks.base import DataSource, Task, decoded_lines, register
+from repro.readers import decoded_lines
+from repro.tasks.base import DataSource, Task, register
 
 UNSEEN = "<unseen>"  # reserved label: a supertag the training split does not contain
 
@@ -38,7 +41,6 @@ class CCG(Task):
     labels = None              # from the data: see bind()
     labels_from_data = True
     splits = ("train", "dev")
-    citation = "Hockenmaier & Steedman 2007, CCGbank (Computational Linguistics 33(3))"
 
     def source_key(self, source):
         # Always local files, even in a hub run. A hub run without them still plans (e.g. --dry-run);

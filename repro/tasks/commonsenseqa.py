@@ -3,11 +3,15 @@
 Local files: the release's commonsenseqa/{train,dev}_rand_split.jsonl, one JSON object per line:
 `{"id", "question": {"stem", "choices": [{"label": "A".."E", "text"}]}, "answerKey"}`. Hub: tau/commonsense_qa
 (question is the stem; choices {label[], text[]}). The context is the question stem and the choices are
-ordered by their letter, as jiant's commonsenseqa task builds them."""
+ordered by their letter, as jiant's commonsenseqa task builds them.
+
+Dataset: Talmor et al. 2019, CommonsenseQA (NAACL).
+"""
 from pathlib import Path
 
 from repro.errors import DataError
-from repro.tasks.base import Task, hub_load, read_jsonl, register, require
+from repro.readers import hub_load, read_jsonl, require
+from repro.tasks.base import Task, register
 
 LETTERS = ["A", "B", "C", "D", "E"]
 
@@ -28,7 +32,6 @@ class CommonsenseQA(Task):
     role, head, metric = "intermediate", "multiple_choice", "accuracy"
     splits = ("train", "dev")
     hub_id = "tau/commonsense_qa"
-    citation = "Talmor et al. 2019, CommonsenseQA (NAACL)"
 
     def read_local(self, source, split, lang):
         path = Path(source.root) / self.folder / f"{split}_rand_split.jsonl"
@@ -44,5 +47,5 @@ class CommonsenseQA(Task):
                            r["answerKey"], path, line)
 
     def read_hub(self, source, split, lang):
-        for r in hub_load(source, self.hub_id, None, "train" if split == "train" else "validation"):
+        for r in hub_load(source, self.hub_id, None, split):
             yield _example(r["id"], r["question"], r["choices"]["label"], r["choices"]["text"], r["answerKey"])

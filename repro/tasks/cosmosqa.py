@@ -2,12 +2,16 @@
 
 Local files: the release's cosmosqa/{train,valid}.csv (header id,context,question,answer0,...,answer3,label;
 standard CSV quoting), or cosmosqa/{train,valid}.jsonl with the same fields; the .csv is used when both
-exist. Hub: allenai/cosmos_qa. As in jiant's cosmosqa task, the context is `context + " " + question`."""
+exist. Hub: allenai/cosmos_qa. As in jiant's cosmosqa task, the context is `context + " " + question`.
+
+Dataset: Huang et al. 2019, Cosmos QA (EMNLP).
+"""
 import csv
 from pathlib import Path
 
 from repro.errors import DataError
-from repro.tasks.base import Task, decoded_lines, hub_load, read_jsonl, register, require
+from repro.readers import decoded_lines, hub_load, read_jsonl, require
+from repro.tasks.base import Task, register
 
 FIELDS = ("id", "context", "question", "answer0", "answer1", "answer2", "answer3", "label")
 
@@ -44,7 +48,6 @@ class CosmosQA(Task):
     role, head, metric = "intermediate", "multiple_choice", "accuracy"
     splits = ("train", "dev")
     hub_id = "allenai/cosmos_qa"
-    citation = "Huang et al. 2019, Cosmos QA (EMNLP)"
 
     def read_local(self, source, split, lang):
         stem = Path(source.root) / self.folder / ("train" if split == "train" else "valid")
@@ -60,5 +63,5 @@ class CosmosQA(Task):
             yield _example(r, path, line)
 
     def read_hub(self, source, split, lang):
-        for r in hub_load(source, self.hub_id, None, "train" if split == "train" else "validation"):
+        for r in hub_load(source, self.hub_id, None, split):
             yield _example(r, self.hub_id)

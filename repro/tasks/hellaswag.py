@@ -4,11 +4,15 @@ accuracy.
 Local files: the release's hellaswag/hellaswag_{train,val}.jsonl, one JSON object per line with `ind`, `ctx_a`,
 `ctx_b`, `ctx`, `endings` (4 strings) and `label` (int). Hub: Rowan/hellaswag (label as a string). As in
 jiant's hellaswag task, the first segment is `ctx_a` and each choice is `ctx_b + " " + ending` (`ctx` is
-`ctx_a` and `ctx_b` joined), so the second half of the context stays next to every ending it continues."""
+`ctx_a` and `ctx_b` joined), so the second half of the context stays next to every ending it continues.
+
+Dataset: Zellers et al. 2019, HellaSwag (ACL).
+"""
 from pathlib import Path
 
 from repro.errors import DataError
-from repro.tasks.base import Task, hub_load, read_jsonl, register, require
+from repro.readers import hub_load, read_jsonl, require
+from repro.tasks.base import Task, register
 
 
 def _example(r: dict, ident, where, line=None) -> dict:
@@ -29,7 +33,6 @@ class HellaSwag(Task):
     role, head, metric = "intermediate", "multiple_choice", "accuracy"
     splits = ("train", "dev")
     hub_id = "Rowan/hellaswag"
-    citation = "Zellers et al. 2019, HellaSwag (ACL)"
 
     def read_local(self, source, split, lang):
         path = Path(source.root) / self.folder / f"hellaswag_{'train' if split == 'train' else 'val'}.jsonl"
@@ -38,5 +41,5 @@ class HellaSwag(Task):
             yield _example(r, r.get("ind", f"{split}-{line}"), path, line)
 
     def read_hub(self, source, split, lang):
-        for r in hub_load(source, self.hub_id, None, "train" if split == "train" else "validation"):
+        for r in hub_load(source, self.hub_id, None, split):
             yield _example(r, r["ind"], self.hub_id)

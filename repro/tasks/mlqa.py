@@ -10,7 +10,9 @@ Splits:
 Local layout: mlqa/MLQA_V1/{dev,test}/{split}-context-{l}-question-{l}.json (SQuAD JSON with titles),
 plus squad/{train,dev}-v1.1.json. Hub: google/xtreme `MLQA.{l}.{l}` (validation = dev, test = test).
 """
-from repro.tasks.base import Task, hub_load, register
+from repro.readers import hub_load
+from repro.scoring.metrics import mlqa_em_f1
+from repro.tasks.base import Task, register
 from repro.tasks.xtreme_formats import hub_squad_rows, read_squad, squad_v11_key, task_dir
 
 
@@ -18,9 +20,13 @@ from repro.tasks.xtreme_formats import hub_squad_rows, read_squad, squad_v11_key
 class MLQA(Task):
     name = folder = "mlqa"
     role, head, metric = "target", "span_qa", "f1"
-    qa_scorer = "mlqa"  # the span head then scores with MLQA normalisation (§3.4), not SQuAD's (§3.3)
+    group, order = "qa", 6  # XTREME's task table
     languages = ("en", "es", "de", "ar", "hi", "vi", "zh")
     hub_id = "google/xtreme"
+
+    def file_metric(self, predictions, gold, lang):
+        """MLQA's answer normalisation is per language (mlqa_evaluation_v1.py), SQuAD's is English."""
+        return mlqa_em_f1(predictions, gold, lang)
 
     def source_key(self, source):
         return {**super().source_key(source), **squad_v11_key(source)}
@@ -38,6 +44,6 @@ class MLQA(Task):
     def read_hub(self, source, split, lang):
         if split in ("train", "squad-dev"):
             return hub_squad_rows(hub_load(source, "rajpurkar/squad", "plain_text",
-                                           {"train": "train", "squad-dev": "validation"}[split]))
+                                           split.removeprefix("squad-")))
         return hub_squad_rows(hub_load(source, self.hub_id, f"MLQA.{lang}.{lang}",
-                                       {"dev": "validation", "test": "test"}[split]))
+                                       split))

@@ -4,7 +4,8 @@ Local files: the MultiNLI 1.0 release's JSON lines, mnli/multinli_1.0_{train,dev
 Hub: nyu-mll/glue, config mnli (validation_matched)."""
 from pathlib import Path
 
-from repro.tasks.base import Task, hub_load, read_jsonl, register, require
+from repro.readers import hub_load, read_jsonl, require
+from repro.tasks.base import Task, register
 
 LABELS = ["entailment", "neutral", "contradiction"]  # nyu-mll/glue ClassLabel order
 

@@ -1,5 +1,6 @@
 """PAN-X (WikiANN NER): English train/dev, 40 test languages; seqeval 0.0.12 entity F1."""
-from repro.tasks.base import Task, hub_load, register
+from repro.readers import hub_load
+from repro.tasks.base import Task, register
 from repro.tasks.xtreme_formats import read_tagged, task_dir
 
 LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC"]  # google/xtreme PAN-X ClassLabel order
@@ -9,6 +10,7 @@ LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC"]  # google/x
 class PANX(Task):
     name = folder = "panx"
     role, head, metric = "target", "tagging", "f1"
+    group, order = "tagging", 4  # XTREME's task table
     labels = LABELS
     default_tag = "O"
     languages = ("ar", "he", "vi", "id", "jv", "ms", "tl", "eu", "ml", "ta", "te", "af", "nl", "en", "de", "el",
@@ -20,6 +22,5 @@ class PANX(Task):
         return read_tagged(self, task_dir(source, self.folder) / f"{split}-{lang}.tsv", split)
 
     def read_hub(self, source, split, lang):
-        hub_split = {"train": "train", "dev": "validation", "test": "test"}[split]
-        for r in hub_load(source, self.hub_id, f"PAN-X.{lang}", hub_split):
+        for r in hub_load(source, self.hub_id, f"PAN-X.{lang}", split):
             yield {"tokens": list(r["tokens"]), "tags": [LABELS[t] for t in r["ner_tags"]]}

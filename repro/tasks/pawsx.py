@@ -6,7 +6,8 @@ so rows with an empty sentence are real rows: they are kept, because the scorer 
 gold line by line (§1.3) and dropping one would shift every later line.
 Hub: google/xtreme `PAWS-X.<lang>`, whose `label` is a string ("0" / "1").
 """
-from repro.tasks.base import Task, hub_load, register
+from repro.readers import HUB_SPLITS, hub_load
+from repro.tasks.base import Task, register
 from repro.tasks.xtreme_formats import read_pair_tsv, task_dir
 
 LABELS = ["0", "1"]  # 1 = paraphrase; XTREME's processor order (third_party/processors/pawsx.py)
@@ -16,6 +17,7 @@ LABELS = ["0", "1"]  # 1 = paraphrase; XTREME's processor order (third_party/pro
 class PAWSX(Task):
     name = folder = "pawsx"
     role, head, metric = "target", "classification", "accuracy"
+    group, order = "classification", 2  # XTREME's task table
     labels = LABELS
     languages = ("de", "en", "es", "fr", "ja", "ko", "zh")
     hub_id = "google/xtreme"
@@ -25,9 +27,8 @@ class PAWSX(Task):
 
     def read_hub(self, source, split, lang):
         config = f"PAWS-X.{lang}"
-        hub_split = {"train": "train", "dev": "validation", "test": "test"}[split]
-        where = f"hub:{self.hub_id}/{config}/{hub_split}"
-        for i, r in enumerate(hub_load(source, self.hub_id, config, hub_split)):
+        where = f"hub:{self.hub_id}/{config}/{HUB_SPLITS[split]}"
+        for i, r in enumerate(hub_load(source, self.hub_id, config, HUB_SPLITS[split])):
             label = str(r["label"]).strip()
             self.label_index(label, where, f"row {i}")  # a non-"0"/"1" label is a data error, not a silent class
             # Missing translations arrive as None or "": keep the row (see module docstring).

@@ -2,11 +2,15 @@
 sentence-pair classification; metric (accuracy + F1 of the duplicate class) / 2, jiant's AccAndF1.
 
 Local files: GLUE's QQP/{train,dev}.tsv, header `id qid1 qid2 question1 question2 is_duplicate`, tab-separated
-without quoting, is_duplicate 0/1. Hub: nyu-mll/glue, config qqp (validation as dev)."""
+without quoting, is_duplicate 0/1. Hub: nyu-mll/glue, config qqp (validation as dev).
+
+Dataset: Iyer et al. 2017, First Quora Dataset Release: Question Pairs; GLUE (Wang et al. 2019).
+"""
 from pathlib import Path
 
 from repro.errors import DataError
-from repro.tasks.base import Task, hub_load, read_tsv, register
+from repro.readers import hub_load, read_tsv
+from repro.tasks.base import Task, register
 
 LABELS = ["not_duplicate", "duplicate"]  # nyu-mll/glue ClassLabel order; the positive class is LABELS[1]
 HEADER = ["id", "qid1", "qid2", "question1", "question2", "is_duplicate"]
@@ -20,7 +24,6 @@ class QQP(Task):
     labels = LABELS
     splits = ("train", "dev")
     hub_id = "nyu-mll/glue"
-    citation = "Iyer et al. 2017, First Quora Dataset Release: Question Pairs; GLUE (Wang et al. 2019)"
 
     def read_local(self, source, split, lang):
         path = Path(source.root) / self.folder / f"{split}.tsv"
@@ -34,6 +37,6 @@ class QQP(Task):
             yield {"id": row[0], "text_a": row[3], "text_b": row[4], "label": LABELS[int(row[5])]}
 
     def read_hub(self, source, split, lang):
-        for r in hub_load(source, self.hub_id, "qqp", "train" if split == "train" else "validation"):
+        for r in hub_load(source, self.hub_id, "qqp", split):
             if r["label"] >= 0:
                 yield {"id": str(r["idx"]), "text_a": r["question1"], "text_b": r["question2"], "label": LABELS[r["label"]]}

@@ -4,7 +4,8 @@
 Local files: squad/{train,dev}-v{2.0,1.1}.json (the official releases). Hub: rajpurkar/squad_v2, rajpurkar/squad."""
 from pathlib import Path
 
-from repro.tasks.base import Task, hub_load, register
+from repro.readers import hub_load
+from repro.tasks.base import Task, register
 from repro.tasks.xtreme_formats import hub_squad_rows, read_squad
 
 
@@ -13,6 +14,7 @@ class SQuAD(Task):
     name = folder = "squad"
     role, head, metric = "intermediate", "span_qa", "f1"
     splits = ("train", "dev")
+    config_options = ("squad_version",)
 
     def version(self, source) -> str:
         return (source.options or {}).get("squad_version", "2.0")
@@ -28,4 +30,4 @@ class SQuAD(Task):
 
     def read_hub(self, source, split, lang):
         hub_id = "rajpurkar/squad_v2" if self.version(source) == "2.0" else "rajpurkar/squad"
-        return hub_squad_rows(hub_load(source, hub_id, None, {"train": "train", "dev": "validation"}[split]))
+        return hub_squad_rows(hub_load(source, hub_id, None, split))

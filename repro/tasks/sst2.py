@@ -2,11 +2,15 @@
 Wang et al. 2019); single-sentence classification (no second segment); accuracy.
 
 Local files: GLUE's SST-2/{train,dev}.tsv, header `sentence label`, tab-separated without quoting, label 0/1.
-Hub: nyu-mll/glue, config sst2 (validation as dev)."""
+Hub: nyu-mll/glue, config sst2 (validation as dev).
+
+Dataset: Socher et al. 2013, Recursive Deep Models for Semantic Compositionality (EMNLP); GLUE.
+"""
 from pathlib import Path
 
 from repro.errors import DataError
-from repro.tasks.base import Task, hub_load, read_tsv, register
+from repro.readers import hub_load, read_tsv
+from repro.tasks.base import Task, register
 
 LABELS = ["negative", "positive"]  # nyu-mll/glue ClassLabel order
 HEADER = ["sentence", "label"]
@@ -20,7 +24,6 @@ class SST2(Task):
     labels = LABELS
     splits = ("train", "dev")
     hub_id = "nyu-mll/glue"
-    citation = "Socher et al. 2013, Recursive Deep Models for Semantic Compositionality (EMNLP); GLUE"
 
     def read_local(self, source, split, lang):
         path = Path(source.root) / self.folder / f"{split}.tsv"
@@ -34,6 +37,6 @@ class SST2(Task):
             yield {"id": f"sst2-{split}-{line}", "text_a": row[0], "label": LABELS[int(row[1])]}
 
     def read_hub(self, source, split, lang):
-        for r in hub_load(source, self.hub_id, "sst2", "train" if split == "train" else "validation"):
+        for r in hub_load(source, self.hub_id, "sst2", split):
             if r["label"] >= 0:
                 yield {"id": str(r["idx"]), "text_a": r["sentence"], "label": LABELS[r["label"]]}

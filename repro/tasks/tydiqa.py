@@ -15,7 +15,8 @@ Hub: google/xtreme `tydiqa` (all languages in one config; the language is the id
 """
 import warnings
 
-from repro.tasks.base import Task, hub_load, register
+from repro.readers import hub_load
+from repro.tasks.base import Task, register
 from repro.tasks.xtreme_formats import hub_squad_rows, read_squad, task_dir
 
 # Language code -> the prefix of TyDiQA question ids and of the official dev file names.
@@ -27,6 +28,7 @@ LANG_NAMES = {"en": "english", "ar": "arabic", "bn": "bengali", "fi": "finnish",
 class TyDiQA(Task):
     name = folder = "tydiqa"
     role, head, metric = "target", "span_qa", "f1"
+    group, order = "qa", 7  # XTREME's task table
     languages = tuple(LANG_NAMES)
     hub_id = "google/xtreme"
     dev_is_test = True
@@ -56,5 +58,5 @@ class TyDiQA(Task):
 
     def read_hub(self, source, split, lang):
         prefix = LANG_NAMES[lang] + "-"
-        rows = hub_load(source, self.hub_id, "tydiqa", "train" if split == "train" else "validation")
+        rows = hub_load(source, self.hub_id, "tydiqa", "train" if split == "train" else "dev")
         return hub_squad_rows(r for r in rows if r["id"].startswith(prefix))

@@ -10,7 +10,8 @@ languages with multiword tokens give different token counts and scores (§2.3 "T
 """
 import warnings
 
-from repro.tasks.base import Task, hub_load, register
+from repro.readers import hub_load
+from repro.tasks.base import Task, register
 from repro.tasks.xtreme_formats import read_tagged, task_dir
 
 # xtreme.md §2.3: the 17 UPOS tags, in the google/xtreme ClassLabel order (= sorted).
@@ -33,6 +34,7 @@ SPLITS_OF = {"kk": ("train", "test"), "tl": ("test",), "th": ("test",), "yo": ("
 class UDPOS(Task):
     name = folder = "udpos"
     role, head, metric = "target", "tagging", "f1"
+    group, order = "tagging", 3  # XTREME's task table
     labels = LABELS
     default_tag = "X"  # a word the tokenizer drops gets "other", XTREME's placeholder tag (§2.3)
     languages = tuple(sorted(HUB_NAMES))
@@ -48,6 +50,5 @@ class UDPOS(Task):
         warnings.warn("google/xtreme udpos keeps UD syntactic words instead of XTREME's fused surface forms; "
                       "scores differ for languages with multiword tokens (xtreme.md §2.3). Use local files "
                       "built from UD v2.5 to match XTREME.", stacklevel=2)
-        hub_split = {"train": "train", "dev": "validation", "test": "test"}[split]
-        for r in hub_load(source, self.hub_id, f"udpos.{HUB_NAMES[lang]}", hub_split):
+        for r in hub_load(source, self.hub_id, f"udpos.{HUB_NAMES[lang]}", split):
             yield {"tokens": list(r["tokens"]), "tags": [LABELS[t] for t in r["pos_tags"]]}

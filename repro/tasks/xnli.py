@@ -1,5 +1,6 @@
 """XNLI: trained on English MNLI (XTREME's train-en.tsv), zero-shot on 15 languages; accuracy."""
-from repro.tasks.base import Task, hub_load, register
+from repro.readers import hub_load
+from repro.tasks.base import Task, register
 from repro.tasks.xtreme_formats import read_pair_tsv, task_dir
 
 # XTREME's processor order (third_party/processors/xnli.py); hub datasets use other integer orders,
@@ -12,6 +13,7 @@ GLUE_MNLI = ["entailment", "neutral", "contradiction"]  # nyu-mll/glue mnli Clas
 class XNLI(Task):
     name = folder = "xnli"
     role, head, metric = "target", "classification", "accuracy"
+    group, order = "classification", 1  # XTREME's task table
     labels = LABELS
     languages = ("ar", "bg", "de", "el", "en", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur", "vi", "zh")
     hub_id = "google/xtreme"
@@ -24,7 +26,6 @@ class XNLI(Task):
             for r in hub_load(source, "nyu-mll/glue", "mnli", "train"):
                 yield {"text_a": r["premise"], "text_b": r["hypothesis"], "label": GLUE_MNLI[r["label"]]}
             return
-        hub_split = {"dev": "validation", "test": "test"}[split]
-        for r in hub_load(source, self.hub_id, "XNLI", hub_split):
+        for r in hub_load(source, self.hub_id, "XNLI", split):
             if r["language"] == lang:
                 yield {"text_a": r["sentence1"], "text_b": r["sentence2"], "label": r["gold_label"]}

@@ -1,7 +1,8 @@
 """XQuAD: trained on SQuAD v1.1; checkpoint selection on SQuAD v1.1 dev; XQuAD's 11 languages are
 both the dev and the test split (XQuAD has only one set; jiant scores it as "val"); SQuAD EM/F1 with
 English normalisation for every language (xtreme.md §2.5, §3.3)."""
-from repro.tasks.base import Task, hub_load, register
+from repro.readers import hub_load
+from repro.tasks.base import Task, register
 from repro.tasks.xtreme_formats import hub_squad_rows, read_squad, squad_v11_key, task_dir
 
 
@@ -9,6 +10,7 @@ from repro.tasks.xtreme_formats import hub_squad_rows, read_squad, squad_v11_key
 class XQuAD(Task):
     name = folder = "xquad"
     role, head, metric = "target", "span_qa", "f1"
+    group, order = "qa", 5  # XTREME's task table
     languages = ("en", "es", "de", "el", "ru", "tr", "ar", "vi", "th", "zh", "hi")
     hub_id = "google/xtreme"
 
@@ -29,5 +31,5 @@ class XQuAD(Task):
     def read_hub(self, source, split, lang):
         if split in ("train", "squad-dev"):
             return hub_squad_rows(hub_load(source, "rajpurkar/squad", "plain_text",
-                                           {"train": "train", "squad-dev": "validation"}[split]))
+                                           split.removeprefix("squad-")))
         return hub_squad_rows(hub_load(source, self.hub_id, f"XQuAD.{lang}", "validation"))

@@ -4,7 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from repro.errors import DataError
-from repro.tasks.base import DataSource, read_conll, read_json, read_tsv
+from repro.readers import read_conll, read_json, read_tsv
+from repro.tasks.base import DataSource
 
 
 def task_dir(source: DataSource, folder: str) -> Path:
