@@ -18,3 +18,7 @@ class DataError(ReproError):
 
 class LockedError(ReproError):
     pass
+
+
+class VerifyInputError(ReproError):
+    """A file verification needs is missing or invalid (exit 2)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from repro.engine import Stage
+from repro.errors import ConfigError
 from repro.phases.aggregate import aggregate_stage
 from repro.phases.evaluate import evaluate_stage
 from repro.phases.intermediate import intermediate_stage
@@ -23,6 +24,19 @@ class Plan:
         return [s for s in self.stages if s.phase == name]
 
 
+def intermediate_names(config: dict) -> list[str]:
+    """The intermediate stages a profile trains: one per task, then "multitask" over all of them."""
+    inter = config["intermediate"]
+    return list(inter["tasks"]) + (["multitask"] if inter["multitask"] and len(inter["tasks"]) > 1 else [])
+
+
+def target_encoders(config: dict) -> list[str]:
+    """The encoders every target is trained from: the baseline (the pretrained model), then the
+    intermediate stages named by target.encoders (default: all of them)."""
+    tgt = config["target"]
+    return (["baseline"] if tgt["baseline"] else []) + list(tgt["encoders"] or intermediate_names(config))
+
+
 def build_plan(config: dict) -> Plan:
     inter, tgt = config["intermediate"], config["target"]
     tasks = list(dict.fromkeys(inter["tasks"] + tgt["tasks"]))
@@ -30,19 +44,16 @@ def build_plan(config: dict) -> Plan:
     prepared = {t: prepare_stage(config, t, synthetic) for t in tasks}
     pretrained = pretrained_stage(config)
     stages: list[Stage] = ([synthetic] if synthetic else []) + list(prepared.values()) + [pretrained]
-    intermediates, _encoders = {}, {}
+    intermediates = {}
     for seed in config["run"]["seeds"]:
-        names = [(t, [t]) for t in inter["tasks"]]
-        if inter["multitask"] and len(inter["tasks"]) > 1:
-            names.append(("multitask", list(inter["tasks"])))
-        for name, group in names:
+        for name in intermediate_names(config):
+            group = list(inter["tasks"]) if name == "multitask" else [name]
             st = intermediate_stage(config, name, group, seed, pretrained, prepared)
             intermediates[(name, seed)] = st
             stages.append(st)
-    wanted = tgt["encoders"] or sorted({n for n, _ in intermediates})
+    wanted = tgt["encoders"] or sorted(intermediate_names(config))
     unknown = [e for e in wanted if e not in {n for n, _ in intermediates}]
     if unknown:
-        from repro.errors import ConfigError
         raise ConfigError(f"target.encoders names stages that are not trained: {unknown}")
     evaluations = {}
     for seed in config["run"]["seeds"]:
