@@ -8,7 +8,15 @@ import sys
 import time
 from pathlib import Path
 
+from repro.atomic import write_json
+from repro.config import load_config
+from repro.engine import RunLock, is_done, run_stages, stage_dir, stage_status, topological
 from repro.errors import ReproError
+from repro.plan import build_plan
+from repro.scoring.metrics import ScoringError
+from repro.scoring.xtreme import score_folders, summary_lines
+from repro.tasks import tasks_with_role
+from repro.verify import verify_run
 
 DEFAULT_RUN_DIR = "runs/{profile}"
 
@@ -21,8 +29,6 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _load(args):
-    from repro.config import load_config
-    from repro.plan import build_plan
 
     config = load_config(args.profile, args.overrides)
     run_dir = Path(args.run_dir or DEFAULT_RUN_DIR.format(profile=config["profile"]))
@@ -30,7 +36,6 @@ def _load(args):
 
 
 def cmd_reproduce(args) -> int:
-    from repro.engine import RunLock, run_stages, topological
 
     if not args.all and not args.phase:
         raise ReproError("say what to run: --all, or --phase NAME")
@@ -44,12 +49,10 @@ def cmd_reproduce(args) -> int:
     with RunLock(run_dir, wait=args.wait):
         run_stages(run_dir, stages)
     print(f"done in {time.time() - started:.1f} s; run dir {run_dir}")
-    from repro.engine import is_done, stage_dir
     if is_done(run_dir, plan.aggregate):
         d = stage_dir(run_dir, plan.aggregate)
         print(f"result tables: {d / 'results.md'} and {d / 'results.json'}")
         if args.all and not args.no_verify:
-            from repro.verify import verify_run
             return verify_run(run_dir, plan, config, None)
     return 0
 
@@ -67,7 +70,6 @@ def _print_plan(config, stages) -> int:
 
 
 def cmd_status(args) -> int:
-    from repro.engine import stage_status, topological
 
     config, plan, run_dir = _load(args)
     rows = [stage_status(run_dir, s) for s in topological(plan.stages)]
@@ -87,7 +89,6 @@ def cmd_status(args) -> int:
 
 
 def cmd_verify(args) -> int:
-    from repro.verify import verify_run
 
     config, plan, run_dir = _load(args)
     return verify_run(run_dir, plan, config, args.expected)
@@ -95,10 +96,6 @@ def cmd_verify(args) -> int:
 
 def cmd_score(args) -> int:
     """Score, write the report atomically and print a summary; exit 2 with one line on a bad file."""
-    from repro.atomic import write_json
-    from repro.scoring.metrics import ScoringError
-    from repro.scoring.xtreme import score_folders, summary_lines
-    from repro.tasks import tasks_with_role
 
     targets = tasks_with_role("target")
     try:
@@ -114,7 +111,6 @@ def cmd_score(args) -> int:
 
 
 def _score_arguments(p: argparse.ArgumentParser) -> None:
-    from repro.tasks import tasks_with_role
 
     # The underscore spellings are evaluate.py's option names, accepted as aliases.
     p.add_argument("--prediction-folder", "--prediction_folder", dest="prediction_folder", required=True,

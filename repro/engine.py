@@ -16,6 +16,7 @@ import socket
 import sys
 import time
 from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Callable
 
@@ -27,7 +28,6 @@ MANIFEST = "manifest.json"
 
 
 def package_versions(names=("torch", "transformers", "tokenizers", "datasets", "safetensors", "numpy")) -> dict:
-    from importlib.metadata import PackageNotFoundError, version
 
     out = {"repro": __version__, "python": sys.version.split()[0]}
     for name in names:

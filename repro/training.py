@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 import torch
-from safetensors.torch import load_model, save_model
+from safetensors.torch import load_file, load_model, save_file, save_model
 from transformers import get_linear_schedule_with_warmup
 
 from repro import faults
@@ -105,7 +105,6 @@ class Checkpoint:
         self.tmp.mkdir(parents=True)
         save_model(model, str(self.tmp / "model.safetensors"))
         if best is not None:
-            from safetensors.torch import save_file
             save_file(best, str(self.tmp / "best.safetensors"))
         torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), **state},
                    self.tmp / "state.pt")
@@ -123,7 +122,6 @@ class Checkpoint:
                              f"{str(e).splitlines()[0]}); delete {self.dir.parent} to start the stage over") from None
         best = None
         if (self.dir / "best.safetensors").is_file():
-            from safetensors.torch import load_file
             best = load_file(str(self.dir / "best.safetensors"))
         return state, best
 

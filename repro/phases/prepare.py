@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from repro.atomic import write_json
+from repro.atomic import sha256_file, write_json
 from repro.engine import Stage
 from repro.phases.common import examples_path, write_examples
 from repro.synthetic.generate import generate, has_writer
@@ -91,5 +91,4 @@ def prepare_stage(config: dict, name: str, synthetic: Stage | None) -> Stage:
 
 
 def _label_hashes(folder: Path) -> dict:
-    from repro.atomic import sha256_file
     return {p.name: sha256_file(p) for p in sorted(folder.glob("*"))} if folder.is_dir() else {}

@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from transformers import AutoTokenizer
 
+from repro.atomic import sha256_file
 from repro.engine import Stage
 from repro.modeling import check_local_model, load_encoder, load_tokenizer, resolve_model
 
@@ -15,7 +17,6 @@ def pretrained_stage(config: dict) -> Stage:
     path = resolve_model(m["name"])
     inputs = {"model": m["name"], "revision": m["revision"]}
     if Path(path).is_dir():  # a local model is keyed by its files' content
-        from repro.atomic import sha256_file
         inputs["files"] = {p.name: sha256_file(p) for p in sorted(Path(path).iterdir()) if p.is_file()}
 
     def run(ctx):
@@ -42,5 +43,4 @@ def pretrained_stage(config: dict) -> Stage:
 
 
 def _hub_tokenizer(name, revision):
-    from transformers import AutoTokenizer
     return AutoTokenizer.from_pretrained(name, revision=revision)

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from functools import partial
 
+import numpy as np
+
 from repro.atomic import sha256_text, write_text
 from repro.engine import Stage
 from repro.errors import ReproError
 from repro.modeling import load_encoder, load_tokenizer, pick_device
 from repro.phases.common import available, examples_path, read_examples, set_seed
+from repro.retrieval import embed_sentences, resolve_layer
 
 
 def retrieval_settings(config: dict, task) -> dict:
@@ -21,7 +24,6 @@ def retrieval_settings(config: dict, task) -> dict:
 
 def check_finite(embeddings, encoder_dir):
     """NaN/inf vectors would make every similarity NaN and retrieval silently arbitrary."""
-    import numpy as np
 
     bad = ~np.isfinite(embeddings).all(axis=1)
     if bad.any():
@@ -35,7 +37,6 @@ def retrieval_stage(config, encoder_name, encoder: Stage, task, seed, prepared: 
     inputs = {"task": task.name, "settings": s, "splits": config["target"]["splits"]}
 
     def run(ctx):
-        from repro.retrieval import embed_sentences, resolve_layer
 
         set_seed(seed, config["run"]["deterministic"], config["run"]["num_threads"])
         device = pick_device(config["run"]["device"])

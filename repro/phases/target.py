@@ -12,6 +12,7 @@ from repro.engine import Stage
 from repro.heads import get_head
 from repro.modeling import MultiHeadModel, load_tokenizer, pick_device
 from repro.phases.common import available, cap, examples_path, read_examples, set_seed
+from repro.phases.retrieve import retrieval_stage
 from repro.tasks import get_task
 from repro.training import TaskData, train
 
@@ -19,7 +20,6 @@ from repro.training import TaskData, train
 def target_stage(config: dict, encoder_name: str, encoder: Stage, target: str, seed: int, prepared: Stage) -> Stage:
     task = get_task(target)
     if task.head == "retrieval":
-        from repro.phases.retrieve import retrieval_stage
         return retrieval_stage(config, encoder_name, encoder, task, seed, prepared)
     s = task_settings(config, "target", target)
     inputs = {"task": target, "settings": s, "seed": seed, "splits": config["target"]["splits"],

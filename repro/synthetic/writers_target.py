@@ -7,6 +7,7 @@ from repro.atomic import write_text
 from repro.synthetic import lexicon as L
 from repro.synthetic import world as W
 from repro.synthetic.formats import WorldSpec, conll, tsv, writer
+from repro.tasks.tydiqa import LANG_NAMES
 
 
 @writer("xnli")
@@ -153,7 +154,6 @@ def _tydiqa(spec: WorldSpec):
     """TyDiQA-GoldP in XTREME's layout (xtreme.md §2.7): English train with ids shortened to their last `-`
     segment; per-language GoldP dev files (XTREME's test) stripped of answers, gold in labels/; and the
     official English dev file with its answers, which the loader uses for checkpoint selection."""
-    from repro.tasks.tydiqa import LANG_NAMES
 
     version = "TyDiQA-GoldP-1.1-for-SQuAD-1.1"
     d = spec.root / "tydiqa"

@@ -17,6 +17,7 @@ from pathlib import Path
 from repro.atomic import write_text
 from repro.errors import DataError, ReproError
 from repro.readers import HUB_SPLITS, hub_load, read_tsv, require
+from repro.retrieval import bucc_extract, bucc_mine, bucc_optimize_threshold
 from repro.scoring.metrics import bucc_f1
 from repro.tasks.base import Task, register
 
@@ -101,7 +102,6 @@ class BUCC2018(Task):
 
     def retrieve(self, examples, embed, settings, split, lang, state):
         """Mined pairs as prediction lines `srcID TAB enID`; the dev split sets the threshold for test."""
-        from repro.retrieval import bucc_extract, bucc_mine, bucc_optimize_threshold
 
         (ex,) = examples
         candidates = bucc_mine(ex["source_ids"], ex["source"], embed(ex["source"]),

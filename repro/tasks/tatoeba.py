@@ -9,6 +9,7 @@ from pathlib import Path
 from repro.atomic import write_text
 from repro.errors import DataError
 from repro.readers import hub_load
+from repro.retrieval import tatoeba_predict
 from repro.tasks.base import Task, register
 
 LASER = {"af": "afr", "ar": "ara", "bg": "bul", "bn": "ben", "de": "deu", "el": "ell", "es": "spa", "et": "est",
@@ -59,7 +60,6 @@ class Tatoeba(Task):
 
     def retrieve(self, examples, embed, settings, split, lang, state):
         """One predicted source index per (sorted) English line, as XTREME's prediction files."""
-        from repro.retrieval import tatoeba_predict
 
         (ex,) = examples
         return [str(i) for i in tatoeba_predict(embed(ex["source"]), embed(ex["english"]))]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from repro.atomic import sha256_file
 from repro.errors import DataError
 from repro.readers import read_conll, read_json, read_tsv
 from repro.tasks.base import DataSource
@@ -71,7 +72,6 @@ def squad_v11_key(source: DataSource) -> dict:
     those files belong in their prepare keys too."""
     if not source.local:
         return {}
-    from repro.atomic import sha256_file
 
     squad = task_dir(source, "squad")
     return {"squad": {f: sha256_file(squad / f) for f in ("train-v1.1.json", "dev-v1.1.json") if (squad / f).is_file()}}
