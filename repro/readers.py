@@ -41,6 +41,16 @@ def read_tsv(path: Path, ncols: tuple[int, ...], skip_header=False) -> Iterator[
         raise DataError(path, "no rows: the file is empty")
 
 
+def read_headed_tsv(path: Path, header: list[str]) -> Iterator[tuple[int, list[str]]]:
+    """Rows of a TSV file whose first line must be exactly `header` (GLUE's files); yields (line, fields)."""
+    for lineno, row in read_tsv(path, (len(header),)):
+        if lineno == 1:
+            if row != header:
+                raise DataError(path, f"expected the header {' '.join(header)!r}", lineno)
+            continue
+        yield lineno, row
+
+
 def read_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
     records = 0
     for lineno, line in decoded_lines(path):

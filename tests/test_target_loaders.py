@@ -14,6 +14,7 @@ import repro.tasks.mlqa as mlqa_module
 import repro.tasks.pawsx as pawsx_module
 import repro.tasks.tydiqa as tydiqa_module
 import repro.tasks.udpos as udpos_module
+import repro.tasks.xtreme_formats as xtreme_formats
 from repro.readers import HUB_SPLITS
 from repro.errors import DataError
 from repro.heads import get_head
@@ -238,6 +239,7 @@ def test_mlqa_hub_configs(monkeypatch):
         return [{"id": "x", "context": "anna", "question": "?", "answers": {"text": ["anna"], "answer_start": [0]}}]
 
     monkeypatch.setattr(mlqa_module, "hub_load", fake_hub)
+    monkeypatch.setattr(xtreme_formats, "hub_load", fake_hub)  # SQuAD v1.1 train and dev
     task = get_task("mlqa")
     task.read(DataSource("hub"), "train", "en")
     task.read_selection(DataSource("hub"), "en")

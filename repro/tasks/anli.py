@@ -20,7 +20,7 @@ from pathlib import Path
 from repro.errors import DataError
 from repro.readers import hub_load, read_jsonl, require
 from repro.tasks.base import Task, register
-from repro.tasks.mnli import LABELS, MNLI
+from repro.tasks.mnli import LABELS, MNLI, read_nli_jsonl
 
 ROUNDS = ("R1", "R2", "R3")
 LETTERS = {"e": "entailment", "n": "neutral", "c": "contradiction"}  # the release's label letters
@@ -33,14 +33,7 @@ class SNLI(Task):
     hub_id = "stanfordnlp/snli"
 
     def read_local(self, source, split, lang):
-        path = Path(source.root) / self.folder / f"snli_1.0_{split}.jsonl"
-        for line, r in read_jsonl(path):
-            require(r, ("sentence1", "sentence2", "gold_label"), path, line)
-            if r["gold_label"] == "-":  # no annotator majority: SNLI's own convention, excluded
-                continue
-            self.label_index(r["gold_label"], path, line)
-            yield {"id": str(r.get("pairID", line)), "text_a": r["sentence1"], "text_b": r["sentence2"],
-                   "label": r["gold_label"]}
+        return read_nli_jsonl(self, Path(source.root) / self.folder / f"snli_1.0_{split}.jsonl")
 
     def read_hub(self, source, split, lang):
         for i, r in enumerate(hub_load(source, self.hub_id, None, split)):

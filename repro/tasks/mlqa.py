@@ -12,12 +12,12 @@ plus squad/{train,dev}-v1.1.json. Hub: google/xtreme `MLQA.{l}.{l}` (validation 
 """
 from repro.readers import hub_load
 from repro.scoring.metrics import mlqa_em_f1
-from repro.tasks.base import Task, register
-from repro.tasks.xtreme_formats import hub_squad_rows, read_squad, squad_v11_key, task_dir
+from repro.tasks.base import register
+from repro.tasks.xtreme_formats import TrainedOnSquadV11, hub_squad_rows, read_squad, task_dir
 
 
 @register
-class MLQA(Task):
+class MLQA(TrainedOnSquadV11):
     name = folder = "mlqa"
     role, head, metric = "target", "span_qa", "f1"
     group, order = "qa", 6  # XTREME's task table
@@ -28,22 +28,10 @@ class MLQA(Task):
         """MLQA's answer normalisation is per language (mlqa_evaluation_v1.py), SQuAD's is English."""
         return mlqa_em_f1(predictions, gold, lang)
 
-    def source_key(self, source):
-        return {**super().source_key(source), **squad_v11_key(source)}
-
-    def read_selection(self, source, lang):
-        return self.read(source, "squad-dev", lang)
-
-    def read_local(self, source, split, lang):
-        if split in ("train", "squad-dev"):
-            return read_squad(task_dir(source, "squad") / f"{split.removeprefix('squad-')}-v1.1.json")
+    def read_evaluation_local(self, source, split, lang):
         # Stripped test answers (an empty text) are dropped by read_squad, leaving the question unlabelled.
         path = task_dir(source, self.folder) / "MLQA_V1" / split / f"{split}-context-{lang}-question-{lang}.json"
         return read_squad(path)
 
-    def read_hub(self, source, split, lang):
-        if split in ("train", "squad-dev"):
-            return hub_squad_rows(hub_load(source, "rajpurkar/squad", "plain_text",
-                                           split.removeprefix("squad-")))
-        return hub_squad_rows(hub_load(source, self.hub_id, f"MLQA.{lang}.{lang}",
-                                       split))
+    def read_evaluation_hub(self, source, split, lang):
+        return hub_squad_rows(hub_load(source, self.hub_id, f"MLQA.{lang}.{lang}", split))

@@ -9,7 +9,7 @@ Dataset: Iyer et al. 2017, First Quora Dataset Release: Question Pairs; GLUE (Wa
 from pathlib import Path
 
 from repro.errors import DataError
-from repro.readers import hub_load, read_tsv
+from repro.readers import hub_load, read_headed_tsv
 from repro.tasks.base import Task, register
 
 LABELS = ["not_duplicate", "duplicate"]  # nyu-mll/glue ClassLabel order; the positive class is LABELS[1]
@@ -27,11 +27,7 @@ class QQP(Task):
 
     def read_local(self, source, split, lang):
         path = Path(source.root) / self.folder / f"{split}.tsv"
-        for line, row in read_tsv(path, (len(HEADER),)):
-            if line == 1:
-                if row != HEADER:
-                    raise DataError(path, f"expected the header {' '.join(HEADER)!r}", line)
-                continue
+        for line, row in read_headed_tsv(path, HEADER):
             if row[5] not in ("0", "1"):
                 raise DataError(path, f"unknown is_duplicate value {row[5]!r} (expected 0 or 1)", line)
             yield {"id": row[0], "text_a": row[3], "text_b": row[4], "label": LABELS[int(row[5])]}

@@ -9,7 +9,7 @@ Dataset: Socher et al. 2013, Recursive Deep Models for Semantic Compositionality
 from pathlib import Path
 
 from repro.errors import DataError
-from repro.readers import hub_load, read_tsv
+from repro.readers import hub_load, read_headed_tsv
 from repro.tasks.base import Task, register
 
 LABELS = ["negative", "positive"]  # nyu-mll/glue ClassLabel order
@@ -27,11 +27,7 @@ class SST2(Task):
 
     def read_local(self, source, split, lang):
         path = Path(source.root) / self.folder / f"{split}.tsv"
-        for line, row in read_tsv(path, (len(HEADER),)):
-            if line == 1:
-                if row != HEADER:
-                    raise DataError(path, f"expected the header {' '.join(HEADER)!r}", line)
-                continue
+        for line, row in read_headed_tsv(path, HEADER):
             if row[1] not in ("0", "1"):
                 raise DataError(path, f"unknown label {row[1]!r} (expected 0 or 1)", line)
             yield {"id": f"sst2-{split}-{line}", "text_a": row[0], "label": LABELS[int(row[1])]}

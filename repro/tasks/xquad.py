@@ -2,12 +2,12 @@
 both the dev and the test split (XQuAD has only one set; jiant scores it as "val"); SQuAD EM/F1 with
 English normalisation for every language (xtreme.md §2.5, §3.3)."""
 from repro.readers import hub_load
-from repro.tasks.base import Task, register
-from repro.tasks.xtreme_formats import hub_squad_rows, read_squad, squad_v11_key, task_dir
+from repro.tasks.base import register
+from repro.tasks.xtreme_formats import TrainedOnSquadV11, hub_squad_rows, read_squad, task_dir
 
 
 @register
-class XQuAD(Task):
+class XQuAD(TrainedOnSquadV11):
     name = folder = "xquad"
     role, head, metric = "target", "span_qa", "f1"
     group, order = "qa", 5  # XTREME's task table
@@ -16,20 +16,9 @@ class XQuAD(Task):
 
     dev_is_test = True
 
-    def source_key(self, source):
-        return {**super().source_key(source), **squad_v11_key(source)}
-
-    def read_selection(self, source, lang):
-        return self.read(source, "squad-dev", lang)
-
-    def read_local(self, source, split, lang):
-        if split in ("train", "squad-dev"):
-            return read_squad(task_dir(source, "squad") / f"{split.replace('squad-', '')}-v1.1.json")
-        # XTREME strips XQuAD's answers (§2.5): gold then comes from the label folder.
+    def read_evaluation_local(self, source, split, lang):
+        # XTREME strips XQuAD's answers: gold then comes from the label folder.
         return read_squad(task_dir(source, self.folder) / f"xquad.{lang}.json")
 
-    def read_hub(self, source, split, lang):
-        if split in ("train", "squad-dev"):
-            return hub_squad_rows(hub_load(source, "rajpurkar/squad", "plain_text",
-                                           split.removeprefix("squad-")))
+    def read_evaluation_hub(self, source, split, lang):
         return hub_squad_rows(hub_load(source, self.hub_id, f"XQuAD.{lang}", "validation"))

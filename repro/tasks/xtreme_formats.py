@@ -5,6 +5,8 @@ from pathlib import Path
 
 from repro.atomic import sha256_file
 from repro.errors import DataError
+from repro.readers import hub_load
+from repro.tasks.base import Task
 from repro.readers import read_conll, read_json, read_tsv
 from repro.tasks.base import DataSource
 
@@ -67,11 +69,37 @@ def hub_squad_rows(rows):
                "answers": answers}
 
 
-def squad_v11_key(source: DataSource) -> dict:
-    """XQuAD and MLQA train and select on squad/*-v1.1.json, outside their own folders: the hashes of
-    those files belong in their prepare keys too."""
-    if not source.local:
-        return {}
+SQUAD_SPLITS = ("train", "squad-dev")  # SQuAD v1.1 train, and its dev set for checkpoint selection
 
-    squad = task_dir(source, "squad")
-    return {"squad": {f: sha256_file(squad / f) for f in ("train-v1.1.json", "dev-v1.1.json") if (squad / f).is_file()}}
+
+class TrainedOnSquadV11(Task):
+    """XQuAD and MLQA: trained on SQuAD v1.1 train, checkpoints selected on SQuAD v1.1 dev (XTREME trains
+    both with one SQuAD run, google-research/xtreme scripts/train_qa.sh; jiant validates the same way).
+    Subclasses read their own evaluation splits with read_evaluation_local / read_evaluation_hub."""
+
+    def source_key(self, source):
+        key = super().source_key(source)
+        if source.local:  # squad/*-v1.1.json lie outside the task's own folder: their hashes count too
+            squad = task_dir(source, "squad")
+            key["squad"] = {f: sha256_file(squad / f) for f in ("train-v1.1.json", "dev-v1.1.json")
+                            if (squad / f).is_file()}
+        return key
+
+    def read_selection(self, source, lang):
+        return self.read(source, "squad-dev", lang)
+
+    def read_local(self, source, split, lang):
+        if split in SQUAD_SPLITS:
+            return read_squad(task_dir(source, "squad") / f"{split.removeprefix('squad-')}-v1.1.json")
+        return self.read_evaluation_local(source, split, lang)
+
+    def read_hub(self, source, split, lang):
+        if split in SQUAD_SPLITS:
+            return hub_squad_rows(hub_load(source, "rajpurkar/squad", "plain_text", split.removeprefix("squad-")))
+        return self.read_evaluation_hub(source, split, lang)
+
+    def read_evaluation_local(self, source, split, lang):
+        raise NotImplementedError
+
+    def read_evaluation_hub(self, source, split, lang):
+        raise NotImplementedError
