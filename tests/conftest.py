@@ -19,6 +19,17 @@ def _hf_home(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("HF_HOME", str(tmp_path_factory.getbasetemp() / "hf"))
 
 
+def write_file(root: Path, rel: str, text: str | bytes) -> Path:
+    """Writes text (UTF-8) or bytes to root/rel, creating folders; returns the path."""
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
 def repro(*args, check=True, env=None, timeout=600):
     """Runs `python -m repro ARGS` in a subprocess (as a user would); returns the CompletedProcess."""
     proc = subprocess.run([sys.executable, "-m", "repro", *map(str, args)], cwd=ROOT, capture_output=True,

@@ -5,23 +5,18 @@ examples; the smoke world's files read back through the same loaders."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
+from conftest import write_file
 
-from repro.readers import HUB_SPLITS
 from repro.errors import DataError, ReproError
+from repro.readers import HUB_SPLITS
 from repro.synthetic.generate import generate
 from repro.tasks import DataSource, get_task
 
 INTERMEDIATE = ["anli", "ccg", "commonsenseqa", "cosmosqa", "hellaswag", "qqp", "sst2"]
 
 
-def write(root: Path, rel: str, text: str | bytes) -> Path:
-    path = root / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    (path.write_bytes if isinstance(text, bytes) else path.write_text)(text)
-    return path
 
 
 def jl(*records) -> str:
@@ -40,9 +35,9 @@ def anli_record(uid, label, premise_key="context"):
 
 
 def write_anli(root, split="train"):
-    write(root, f"anli/anli_v1.0/R1/{split}.jsonl", jl(anli_record("a", "e"), anli_record("b", "c")))
-    write(root, f"anli/anli_v1.0/R2/{split}.jsonl", jl(anli_record("c", "n")))
-    write(root, f"anli/anli_v1.0/R3/{split}.jsonl", jl(anli_record("d", "e", premise_key="premise")))
+    write_file(root, f"anli/anli_v1.0/R1/{split}.jsonl", jl(anli_record("a", "e"), anli_record("b", "c")))
+    write_file(root, f"anli/anli_v1.0/R2/{split}.jsonl", jl(anli_record("c", "n")))
+    write_file(root, f"anli/anli_v1.0/R3/{split}.jsonl", jl(anli_record("d", "e", premise_key="premise")))
 
 
 def test_anli_pools_the_three_rounds_in_order(tmp_path):
@@ -58,10 +53,10 @@ def test_anli_pools_the_three_rounds_in_order(tmp_path):
 def test_anli_with_snli_mnli_adds_both_to_training_only(tmp_path):
     write_anli(tmp_path)
     write_anli(tmp_path, "dev")
-    write(tmp_path, "snli/snli_1.0_train.jsonl", jl(
+    write_file(tmp_path, "snli/snli_1.0_train.jsonl", jl(
         {"pairID": "s1", "sentence1": "p", "sentence2": "h", "gold_label": "neutral"},
         {"pairID": "s2", "sentence1": "p", "sentence2": "h", "gold_label": "-"}))  # no majority: dropped
-    write(tmp_path, "mnli/multinli_1.0_train.jsonl", jl(
+    write_file(tmp_path, "mnli/multinli_1.0_train.jsonl", jl(
         {"pairID": "m1", "sentence1": "p", "sentence2": "h", "gold_label": "contradiction"}))
     train = read(tmp_path, "anli", "train", anli_with_snli_mnli=True)
     assert [ex["id"] for ex in train] == ["r1-a", "r1-b", "r2-c", "r3-d", "snli-s1", "mnli-m1"]
@@ -86,7 +81,7 @@ CCG_TRAIN = ("anna sees the cat .\tNP (S[dcl]\\NP)/NP NP[nb]/N N .\n"
 
 
 def test_ccg_reads_tokens_and_supertags(tmp_path):
-    write(tmp_path, "ccg/ccg.train", CCG_TRAIN)
+    write_file(tmp_path, "ccg/ccg.train", CCG_TRAIN)
     assert read(tmp_path, "ccg", "train") == [
         {"id": "ccg-train-1", "tokens": ["anna", "sees", "the", "cat", "."],
          "tags": ["NP", "(S[dcl]\\NP)/NP", "NP[nb]/N", "N", "."]},
@@ -97,7 +92,7 @@ def test_ccg_reads_tokens_and_supertags(tmp_path):
 def test_ccg_label_set_comes_from_training_and_unseen_dev_tags_are_errors(tmp_path):
     from repro.heads import get_head
 
-    write(tmp_path, "ccg/ccg.train", CCG_TRAIN)
+    write_file(tmp_path, "ccg/ccg.train", CCG_TRAIN)
     task = get_task("ccg")
     assert task.labels is None  # nothing is known before the data is read
     bound = task.bind(read(tmp_path, "ccg", "train"))
@@ -119,7 +114,7 @@ def test_ccg_has_no_hub_copy(tmp_path):
     # A hub run plans without CCGbank (dry runs work); preparing it is what fails.
     assert task.source_key(DataSource("hub", None)) == {"local_files": None}
     # With data.dir set, a hub run reads CCGbank from there.
-    write(tmp_path, "ccg/ccg.train", CCG_TRAIN)
+    write_file(tmp_path, "ccg/ccg.train", CCG_TRAIN)
     assert len(task.read(DataSource("hub", tmp_path), "train", "en")) == 2
     assert "files" in task.source_key(DataSource("hub", tmp_path))
 
@@ -134,7 +129,7 @@ def csqa_record(qid="q1", answer="C", labels="ABCDE"):
 def test_commonsenseqa_orders_choices_by_letter(tmp_path):
     rec = csqa_record()
     rec["question"]["choices"].reverse()  # the letters, not the list order, decide
-    write(tmp_path, "commonsenseqa/dev_rand_split.jsonl", jl(rec))
+    write_file(tmp_path, "commonsenseqa/dev_rand_split.jsonl", jl(rec))
     assert read(tmp_path, "commonsenseqa", "dev") == [
         {"id": "q1", "context": "where is the cat ?", "choices": [f"choice {k}" for k in "ABCDE"], "label": 2}]
 
@@ -145,12 +140,12 @@ COSMOS_CSV = ('id,context,question,answer0,answer1,answer2,answer3,label\n'
 
 
 def test_cosmosqa_csv_with_quoting_and_jsonl(tmp_path):
-    write(tmp_path, "cosmosqa/valid.csv", COSMOS_CSV)
+    write_file(tmp_path, "cosmosqa/valid.csv", COSMOS_CSV)
     assert read(tmp_path, "cosmosqa", "dev") == [
         {"id": "c1", "context": "Anna sat down, tired. Why?", "choices": ["A0", "A1", "A2, really", "A3"], "label": 2},
         {"id": "c2", "context": "Two\nlines What?", "choices": ["B0", "B1", "B2", "B3"], "label": 0}]
     other = tmp_path / "j"
-    write(other, "cosmosqa/train.jsonl", jl({"id": "j1", "context": "c", "question": "q", "answer0": "a",
+    write_file(other, "cosmosqa/train.jsonl", jl({"id": "j1", "context": "c", "question": "q", "answer0": "a",
                                             "answer1": "b", "answer2": "c", "answer3": "d", "label": 3}))
     assert read(other, "cosmosqa", "train")[0] == {"id": "j1", "context": "c q", "choices": ["a", "b", "c", "d"], "label": 3}
 
@@ -164,7 +159,7 @@ def hellaswag_record(ind=7, label=1, **over):
 
 
 def test_hellaswag_joins_ctx_b_to_each_ending_as_jiant(tmp_path):
-    write(tmp_path, "hellaswag/hellaswag_val.jsonl", jl(hellaswag_record(), hellaswag_record(8, 0, ctx_b="")))
+    write_file(tmp_path, "hellaswag/hellaswag_val.jsonl", jl(hellaswag_record(), hellaswag_record(8, 0, ctx_b="")))
     assert read(tmp_path, "hellaswag", "dev") == [
         {"id": "7", "context": "A man sits.", "choices": ["he runs.", "he sleeps.", "he eats.", "he sings."], "label": 1},
         {"id": "8", "context": "A man sits.", "choices": ["runs.", "sleeps.", "eats.", "sings."], "label": 0}]
@@ -178,14 +173,14 @@ QQP_TSV = ("id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate\n"
 
 
 def test_qqp_reads_glue_tsv_without_quoting(tmp_path):
-    write(tmp_path, "QQP/dev.tsv", QQP_TSV)
+    write_file(tmp_path, "QQP/dev.tsv", QQP_TSV)
     assert read(tmp_path, "qqp", "dev") == [
         {"id": "5", "text_a": 'How do I "learn"?', "text_b": "How to learn?", "label": "duplicate"},
         {"id": "6", "text_a": "Why?", "text_b": "Where?", "label": "not_duplicate"}]
 
 
 def test_sst2_is_single_sentence(tmp_path):
-    write(tmp_path, "SST-2/train.tsv", "sentence\tlabel\nit 's a \"charming\" film \t1\nawful \t0\n")
+    write_file(tmp_path, "SST-2/train.tsv", "sentence\tlabel\nit 's a \"charming\" film \t1\nawful \t0\n")
     assert read(tmp_path, "sst2", "train") == [
         {"id": "sst2-train-2", "text_a": 'it \'s a "charming" film ', "label": "positive"},
         {"id": "sst2-train-3", "text_a": "awful ", "label": "negative"}]
@@ -250,7 +245,7 @@ MALFORMED = [
 def test_malformed_file_names_file_and_line(tmp_path, task, rel, content, line, message):
     if task == "anli":  # the other rounds are fine; the error must name the broken one
         write_anli(tmp_path)
-    path = write(tmp_path, rel, content)
+    path = write_file(tmp_path, rel, content)
     with pytest.raises(DataError) as err:
         read(tmp_path, task, "train")
     text = str(err.value)
@@ -366,12 +361,12 @@ def test_smoke_world_uses_only_lexicon_words(tmp_path):
 def test_mlm_text_errors_name_file_and_line(tmp_path):
     from repro.tasks.mlm_text import read_text
 
-    good = write(tmp_path, "t.txt", "anna sees the cat .\n\n  boris \n")
+    good = write_file(tmp_path, "t.txt", "anna sees the cat .\n\n  boris \n")
     assert read_text(good) == ["anna sees the cat .", "boris"]
-    bad = write(tmp_path, "bad.txt", b"line one\n" * 5000 + b"caf\xe9\n")  # past the first read buffer
+    bad = write_file(tmp_path, "bad.txt", b"line one\n" * 5000 + b"caf\xe9\n")  # past the first read buffer
     with pytest.raises(DataError, match=rf"^{bad}:5001: not valid UTF-8"):
         read_text(bad)
     with pytest.raises(DataError, match="no text"):
-        read_text(write(tmp_path, "blank.txt", "\n  \n"))
+        read_text(write_file(tmp_path, "blank.txt", "\n  \n"))
     with pytest.raises(DataError, match="file not found"):
         read_text(tmp_path / "absent.txt")

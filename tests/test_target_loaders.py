@@ -8,6 +8,7 @@ import warnings
 from pathlib import Path
 
 import pytest
+from conftest import write_file
 
 import repro.tasks.bucc2018 as bucc_module
 import repro.tasks.mlqa as mlqa_module
@@ -15,9 +16,9 @@ import repro.tasks.pawsx as pawsx_module
 import repro.tasks.tydiqa as tydiqa_module
 import repro.tasks.udpos as udpos_module
 import repro.tasks.xtreme_formats as xtreme_formats
-from repro.readers import HUB_SPLITS
 from repro.errors import DataError
 from repro.heads import get_head
+from repro.readers import HUB_SPLITS
 from repro.synthetic.generate import generate
 from repro.tasks import DataSource, get_task
 from repro.tasks.base import has_gold
@@ -25,14 +26,6 @@ from repro.tasks.base import has_gold
 TARGETS = ["xnli", "pawsx", "udpos", "panx", "xquad", "mlqa", "tydiqa", "bucc2018", "tatoeba"]
 
 
-def write(root: Path, rel: str, text: str | bytes) -> Path:
-    path = root / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(text, bytes):
-        path.write_bytes(text)
-    else:
-        path.write_text(text, encoding="utf-8")
-    return path
 
 
 def squad_json(qas, version="1.1", title="t", context="anna sees the cat in paris .") -> str:
@@ -60,8 +53,8 @@ def _escape(text: str) -> str:
 # ---------------------------------------------------------------------------------------------------------
 
 def test_xnli_dev_and_unlabelled_test(tmp_path):
-    write(tmp_path, "xnli/dev-de.tsv", "Ein Hund bellt.\tEin Tier bellt.\tentailment\r\nA\tB\tneutral\r\n")
-    write(tmp_path, "xnli/test-de.tsv", "Ein Hund bellt.\tEin Tier bellt.\n")
+    write_file(tmp_path, "xnli/dev-de.tsv", "Ein Hund bellt.\tEin Tier bellt.\tentailment\r\nA\tB\tneutral\r\n")
+    write_file(tmp_path, "xnli/test-de.tsv", "Ein Hund bellt.\tEin Tier bellt.\n")
     dev = read("xnli", tmp_path, "dev", "de")
     assert [(e["text_a"], e["text_b"], e["label"]) for e in dev] == [
         ("Ein Hund bellt.", "Ein Tier bellt.", "entailment"), ("A", "B", "neutral")]
@@ -71,8 +64,8 @@ def test_xnli_dev_and_unlabelled_test(tmp_path):
 def test_pawsx_keeps_rows_with_empty_text(tmp_path):
     # Missing human translations leave empty cells (xtreme.md §2.2); each row must survive so predictions
     # stay aligned with the gold lines.
-    write(tmp_path, "pawsx/dev-de.tsv", "Satz eins\tSatz zwei\t1\n\tnur zwei\t0\nnur eins\t\t0\n")
-    write(tmp_path, "pawsx/test-de.tsv", "a\tb\n\t\nc\td\n")
+    write_file(tmp_path, "pawsx/dev-de.tsv", "Satz eins\tSatz zwei\t1\n\tnur zwei\t0\nnur eins\t\t0\n")
+    write_file(tmp_path, "pawsx/test-de.tsv", "a\tb\n\t\nc\td\n")
     dev = read("pawsx", tmp_path, "dev", "de")
     assert [(e["text_a"], e["text_b"], e["label"]) for e in dev] == [
         ("Satz eins", "Satz zwei", "1"), ("", "nur zwei", "0"), ("nur eins", "", "0")]
@@ -82,16 +75,16 @@ def test_pawsx_keeps_rows_with_empty_text(tmp_path):
 
 
 def test_pawsx_errors_name_file_and_line(tmp_path):
-    p = write(tmp_path, "pawsx/dev-en.tsv", "a\tb\t1\nc\td\t2\n")
+    p = write_file(tmp_path, "pawsx/dev-en.tsv", "a\tb\t1\nc\td\t2\n")
     with raises_at(p, 2, "unknown label '2'"):
         read("pawsx", tmp_path, "dev", "en")
-    p = write(tmp_path, "pawsx/train-en.tsv", "a\tb\t1\nc\td\n")
+    p = write_file(tmp_path, "pawsx/train-en.tsv", "a\tb\t1\nc\td\n")
     with raises_at(p, 2, "label"):
         read("pawsx", tmp_path, "train", "en")
-    p = write(tmp_path, "pawsx/dev-fr.tsv", "a\tb\t1\t9\n")
+    p = write_file(tmp_path, "pawsx/dev-fr.tsv", "a\tb\t1\t9\n")
     with raises_at(p, 1, "columns"):
         read("pawsx", tmp_path, "dev", "fr")
-    p = write(tmp_path, "pawsx/dev-es.tsv", b"a\tb\t1\n\xff\tb\t0\n")
+    p = write_file(tmp_path, "pawsx/dev-es.tsv", b"a\tb\t1\n\xff\tb\t0\n")
     with raises_at(p, 2, "UTF-8"):
         read("pawsx", tmp_path, "dev", "es")
     with raises_at(tmp_path / "pawsx" / "dev-ja.tsv", match="not found"):
@@ -119,8 +112,8 @@ def test_pawsx_hub_labels_are_strings(monkeypatch):
 # ---------------------------------------------------------------------------------------------------------
 
 def test_udpos_sentences_and_test_tokens(tmp_path):
-    write(tmp_path, "udpos/dev-en.tsv", "The\tDET\ndog\tNOUN\n.\tPUNCT\n\nHi\tINTJ\n")
-    write(tmp_path, "udpos/test-kk.tsv", "Мен\nкелдім\n\nИә\n")
+    write_file(tmp_path, "udpos/dev-en.tsv", "The\tDET\ndog\tNOUN\n.\tPUNCT\n\nHi\tINTJ\n")
+    write_file(tmp_path, "udpos/test-kk.tsv", "Мен\nкелдім\n\nИә\n")
     dev = read("udpos", tmp_path, "dev", "en")
     assert [(e["tokens"], e["tags"]) for e in dev] == [(["The", "dog", "."], ["DET", "NOUN", "PUNCT"]),
                                                        (["Hi"], ["INTJ"])]
@@ -139,13 +132,13 @@ def test_udpos_labels_and_splits():
 
 
 def test_udpos_errors_name_file_and_line(tmp_path):
-    p = write(tmp_path, "udpos/dev-en.tsv", "The\tDET\n\ndog\tNOUNS\n")
+    p = write_file(tmp_path, "udpos/dev-en.tsv", "The\tDET\n\ndog\tNOUNS\n")
     with raises_at(p, 3, "unknown label 'NOUNS'"):
         read("udpos", tmp_path, "dev", "en")
-    p = write(tmp_path, "udpos/dev-de.tsv", "Der\tDET\nHund\tNOUN\textra\n")
+    p = write_file(tmp_path, "udpos/dev-de.tsv", "Der\tDET\nHund\tNOUN\textra\n")
     with raises_at(p, 2, "columns"):
         read("udpos", tmp_path, "dev", "de")
-    p = write(tmp_path, "udpos/train-en.tsv", "The\tDET\ndog\n")
+    p = write_file(tmp_path, "udpos/train-en.tsv", "The\tDET\ndog\n")
     with raises_at(p, 1, "tag column"):
         read("udpos", tmp_path, "train", "en")
 
@@ -165,7 +158,7 @@ def test_udpos_hub_maps_english_names_and_ids(monkeypatch):
 
 
 def test_panx_sentences(tmp_path):
-    write(tmp_path, "panx/dev-de.tsv", "Angela\tB-PER\nMerkel\tI-PER\n\nBerlin\tB-LOC\n")
+    write_file(tmp_path, "panx/dev-de.tsv", "Angela\tB-PER\nMerkel\tI-PER\n\nBerlin\tB-LOC\n")
     dev = read("panx", tmp_path, "dev", "de")
     assert [e["tags"] for e in dev] == [["B-PER", "I-PER"], ["B-LOC"]]
 
@@ -179,19 +172,19 @@ STRIPPED = [{"id": "q1", "question": "who sees the cat ?", "answers": [{"text": 
 
 
 def test_xquad_train_from_squad_test_from_xquad(tmp_path):
-    write(tmp_path, "squad/train-v1.1.json", squad_json(ANSWERED))
-    write(tmp_path, "xquad/xquad.de.json", squad_json(STRIPPED))
+    write_file(tmp_path, "squad/train-v1.1.json", squad_json(ANSWERED))
+    write_file(tmp_path, "xquad/xquad.de.json", squad_json(STRIPPED))
     assert read("xquad", tmp_path, "train", "en")[0]["answers"] == [{"text": "anna", "answer_start": 0}]
     assert read("xquad", tmp_path, "test", "de")[0]["answers"] == []
 
 
 def test_mlqa_files_and_splits(tmp_path):
-    write(tmp_path, "squad/train-v1.1.json", squad_json(ANSWERED))
-    write(tmp_path, "squad/dev-v1.1.json", squad_json([{**ANSWERED[0], "id": "sq-dev"}]))
+    write_file(tmp_path, "squad/train-v1.1.json", squad_json(ANSWERED))
+    write_file(tmp_path, "squad/dev-v1.1.json", squad_json([{**ANSWERED[0], "id": "sq-dev"}]))
     for lang in ("en", "de"):
-        write(tmp_path, f"mlqa/MLQA_V1/dev/dev-context-{lang}-question-{lang}.json",
+        write_file(tmp_path, f"mlqa/MLQA_V1/dev/dev-context-{lang}-question-{lang}.json",
               squad_json([{**ANSWERED[0], "id": f"mlqa-{lang}"}], version="1.0", title="Katze"))
-        write(tmp_path, f"mlqa/MLQA_V1/test/test-context-{lang}-question-{lang}.json",
+        write_file(tmp_path, f"mlqa/MLQA_V1/test/test-context-{lang}-question-{lang}.json",
               squad_json(STRIPPED, version="1.0"))
     task, source = get_task("mlqa"), DataSource("local", tmp_path)
     assert read("mlqa", tmp_path, "train", "en")[0]["id"] == "q1"
@@ -217,14 +210,14 @@ def test_mlqa_scores_with_language_specific_normalisation():
 
 
 def test_mlqa_errors(tmp_path):
-    p = write(tmp_path, "mlqa/MLQA_V1/dev/dev-context-es-question-es.json", squad_json(ANSWERED)[:-7])
+    p = write_file(tmp_path, "mlqa/MLQA_V1/dev/dev-context-es-question-es.json", squad_json(ANSWERED)[:-7])
     with raises_at(p, 1, "invalid JSON"):
         read("mlqa", tmp_path, "dev", "es")
     bad = [{"id": "q9", "question": "?", "answers": [{"text": "anna", "answer_start": 3}]}]
-    p = write(tmp_path, "mlqa/MLQA_V1/dev/dev-context-ar-question-ar.json", squad_json(bad))
+    p = write_file(tmp_path, "mlqa/MLQA_V1/dev/dev-context-ar-question-ar.json", squad_json(bad))
     with raises_at(p, match="q9.*not at answer_start 3"):
         read("mlqa", tmp_path, "dev", "ar")
-    p = write(tmp_path, "mlqa/MLQA_V1/dev/dev-context-hi-question-hi.json", b'{"data": [], "x": "\xc3\x28"}')
+    p = write_file(tmp_path, "mlqa/MLQA_V1/dev/dev-context-hi-question-hi.json", b'{"data": [], "x": "\xc3\x28"}')
     with raises_at(p, match="UTF-8"):
         read("mlqa", tmp_path, "dev", "hi")
     with raises_at(tmp_path / "mlqa" / "MLQA_V1" / "test" / "test-context-zh-question-zh.json", match="not found"):
@@ -251,11 +244,11 @@ def test_mlqa_hub_configs(monkeypatch):
 
 def test_tydiqa_layout(tmp_path):
     goldp = "TyDiQA-GoldP-1.1-for-SQuAD-1.1"
-    write(tmp_path, "tydiqa/tydiqa-goldp-v1.1-train/tydiqa.goldp.en.train.json", squad_json(ANSWERED, goldp))
+    write_file(tmp_path, "tydiqa/tydiqa-goldp-v1.1-train/tydiqa.goldp.en.train.json", squad_json(ANSWERED, goldp))
     dev = "tydiqa/tydiqa-goldp-v1.1-dev/"
-    write(tmp_path, dev + "tydiqa.goldp.en.dev.json", squad_json([{**STRIPPED[0], "id": "english-1-0"}], goldp))
-    write(tmp_path, dev + "tydiqa.goldp.sw.dev.json", squad_json([{**STRIPPED[0], "id": "swahili-7-0"}], goldp))
-    p = write(tmp_path, dev + "tydiqa-goldp-dev-english.json", squad_json([{**ANSWERED[0], "id": "english-1-0"}], goldp))
+    write_file(tmp_path, dev + "tydiqa.goldp.en.dev.json", squad_json([{**STRIPPED[0], "id": "english-1-0"}], goldp))
+    write_file(tmp_path, dev + "tydiqa.goldp.sw.dev.json", squad_json([{**STRIPPED[0], "id": "swahili-7-0"}], goldp))
+    p = write_file(tmp_path, dev + "tydiqa-goldp-dev-english.json", squad_json([{**ANSWERED[0], "id": "english-1-0"}], goldp))
     task, source = get_task("tydiqa"), DataSource("local", tmp_path)
     assert read("tydiqa", tmp_path, "train", "en")[0]["answers"] == [{"text": "anna", "answer_start": 0}]
     # dev = test = XTREME's stripped GoldP dev files (gold from the label folder); all languages.
@@ -270,14 +263,14 @@ def test_tydiqa_layout(tmp_path):
     with pytest.warns(UserWarning, match="no answers"):
         assert task.read_selection(source, "en") is None
     # An unstripped tydiqa.goldp.en.dev.json (older XTREME versions) is used directly.
-    write(tmp_path, dev + "tydiqa.goldp.en.dev.json", squad_json([{**ANSWERED[0], "id": "english-1-0"}], goldp))
+    write_file(tmp_path, dev + "tydiqa.goldp.en.dev.json", squad_json([{**ANSWERED[0], "id": "english-1-0"}], goldp))
     assert task.read_selection(source, "en")[0]["answers"] == [{"text": "anna", "answer_start": 0}]
 
 
 def test_tydiqa_older_train_name_and_missing_file(tmp_path):
     with raises_at(tmp_path / "tydiqa" / "tydiqa-goldp-v1.1-train" / "tydiqa.goldp.en.train.json", match="not found"):
         read("tydiqa", tmp_path, "train", "en")
-    write(tmp_path, "tydiqa/tydiqa-goldp-v1.1-train/tydiqa.en.train.json", squad_json(ANSWERED))
+    write_file(tmp_path, "tydiqa/tydiqa-goldp-v1.1-train/tydiqa.en.train.json", squad_json(ANSWERED))
     assert len(read("tydiqa", tmp_path, "train", "en")) == 1
 
 
@@ -295,9 +288,9 @@ def test_tydiqa_hub_filters_by_id_prefix(monkeypatch):
 # ---------------------------------------------------------------------------------------------------------
 
 def _bucc_files(root: Path, gold="de-000000002\ten-000000001\n"):
-    write(root, "bucc2018/de-en.dev.de", "de-000000001\tEin Satz.\nde-000000002\tNoch ein Satz.\n")
-    write(root, "bucc2018/de-en.dev.en", "en-000000001\tAnother sentence.\n")
-    return write(root, "bucc2018/de-en.dev.gold", gold)
+    write_file(root, "bucc2018/de-en.dev.de", "de-000000001\tEin Satz.\nde-000000002\tNoch ein Satz.\n")
+    write_file(root, "bucc2018/de-en.dev.en", "en-000000001\tAnother sentence.\n")
+    return write_file(root, "bucc2018/de-en.dev.gold", gold)
 
 
 def test_bucc_reads_corpora_and_gold(tmp_path):
@@ -321,13 +314,13 @@ def test_bucc_errors_name_file_and_line(tmp_path):
     with raises_at(gold, match="not found"):  # the dev gold tunes the threshold: it is required
         read("bucc2018", tmp_path, "dev", "de")
     _bucc_files(tmp_path)
-    p = write(tmp_path, "bucc2018/de-en.dev.de", "de-000000001\tEin Satz.\nde-000000002\n")
+    p = write_file(tmp_path, "bucc2018/de-en.dev.de", "de-000000001\tEin Satz.\nde-000000002\n")
     with raises_at(p, 2, "columns"):
         read("bucc2018", tmp_path, "dev", "de")
-    p = write(tmp_path, "bucc2018/de-en.dev.de", "de-000000001\tEin Satz.\nde-000000001\tNoch einer.\n")
+    p = write_file(tmp_path, "bucc2018/de-en.dev.de", "de-000000001\tEin Satz.\nde-000000001\tNoch einer.\n")
     with raises_at(p, 2, "duplicate sentence ID"):
         read("bucc2018", tmp_path, "dev", "de")
-    p = write(tmp_path, "bucc2018/de-en.dev.de", "de-000000001\tEin Satz.\nde-000000002\t\xff\n".encode("latin-1"))
+    p = write_file(tmp_path, "bucc2018/de-en.dev.de", "de-000000001\tEin Satz.\nde-000000002\t\xff\n".encode("latin-1"))
     with raises_at(p, 2, "UTF-8"):
         read("bucc2018", tmp_path, "dev", "de")
 
@@ -343,11 +336,11 @@ def test_bucc_hub_warns_and_builds_corpora_from_pairs(monkeypatch):
 
 
 def test_tatoeba_reads_and_rejects_line_count_mismatch(tmp_path):
-    write(tmp_path, "tatoeba/de-en.de", "Hallo.\nDanke.\n")
-    write(tmp_path, "tatoeba/de-en.en", "Hello.\nThanks.\n")
+    write_file(tmp_path, "tatoeba/de-en.de", "Hallo.\nDanke.\n")
+    write_file(tmp_path, "tatoeba/de-en.en", "Hello.\nThanks.\n")
     (ex,) = read("tatoeba", tmp_path, "test", "de")
     assert (ex["source"], ex["english"]) == (["Hallo.", "Danke."], ["Hello.", "Thanks."])
-    p = write(tmp_path, "tatoeba/de-en.en", "Hello.\n")
+    p = write_file(tmp_path, "tatoeba/de-en.en", "Hello.\n")
     with raises_at(p, match="1 English lines but 2"):
         read("tatoeba", tmp_path, "test", "de")
 
