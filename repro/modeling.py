@@ -85,5 +85,5 @@ def save_encoder(model: MultiHeadModel, tokenizer, out: Path) -> None:
     out = Path(out)
     model.encoder.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
-    for f in out.iterdir():  # safetensors writes 0600 (engineering.md pitfall 5)
+    for f in out.iterdir():  # safetensors writes 0600 (safetensors' save_file creates files with mode 0600)
         os.chmod(f, 0o644)

@@ -2,7 +2,7 @@
 
 Run once; its output (repro/resources/tiny-xlmr/) is committed, because tokenizer training gives
 different ids across `tokenizers` versions and the smoke run must stay comparable over time.
-Recipe: ../shared/spec/engineering.md section 2 (Unigram tokenizer, XLM-R pair template).
+Recipe: a Unigram tokenizer with XLM-R's special tokens and pair template (<s> A </s></s> B </s>), and an XLMRobertaConfig scaled down to 4 layers and hidden size 64.
 
     python scripts/build_tiny_model.py [--out repro/resources/tiny-xlmr]
 """
@@ -69,7 +69,7 @@ def main() -> None:
     )
     XLMRobertaModel(config, add_pooling_layer=False).save_pretrained(out)
     tokenizer.save_pretrained(out)
-    for f in out.iterdir():  # safetensors writes 0600 (engineering.md pitfall 5); results are shared
+    for f in out.iterdir():  # safetensors writes 0600 (safetensors' save_file creates files with mode 0600); results are shared
         f.chmod(0o644)
     print(f"tiny model: {len(tokenizer)} pieces, {sum(p.numel() for p in XLMRobertaModel(config).parameters())} params -> {out}")
 

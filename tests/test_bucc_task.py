@@ -1,5 +1,5 @@
 """BUCC 2018 task end to end on a hand-made example: XTREME-layout files -> loader -> retrieve (dev tunes
-the threshold, test reuses it; xtreme.md §4.3 step 11) -> prediction lines -> BUCC F1 (§3.5).
+the threshold, test reuses it; XTREME's scripts/run_bucc2018.sh) -> prediction lines -> BUCC F1.
 
 The encoder is replaced by a fake `embed` that looks vectors up by sentence. Each sentence has its own
 axis plus a shared component (so the k = 2 neighbourhood means differ between pairs and the ratio margins

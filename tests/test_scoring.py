@@ -1,4 +1,4 @@
-"""Tests of the XTREME scorer (repro.scoring) against the official numbers and the spec's rules.
+"""Tests of the XTREME scorer (repro.scoring) against the official numbers and rules.
 
 The expected values are those of the official evaluate.py on its mock_test_data (google-research/xtreme
 third_party/evaluate_test.py @838c13b; tagging with seqeval 0.0.12). The fixtures are a verbatim copy of
@@ -115,7 +115,7 @@ def test_score_task_equals_folder_entry(mock_result, task):
 
 
 def test_headline_metrics(mock_result):
-    # QA: (EM + F1) / 2; tagging and BUCC: F1; the others: accuracy (spec 1.4).
+    # QA: (EM + F1) / 2; tagging and BUCC: F1; the others: accuracy (evaluate.py).
     assert mock_result["xquad"]["avg_metric"] == pytest.approx(78.6157, abs=1e-4)
     for task in ("xquad", "mlqa", "tydiqa"):
         averages = EXPECTED_AVERAGES[task]
@@ -130,7 +130,7 @@ def test_headline_metrics(mock_result):
 def test_group_and_overall_scores(mock_result):
     for key, expected in EXPECTED_OVERALL.items():
         assert mock_result[key] == pytest.approx(expected, abs=1e-4), key
-    # all_task is the mean of the nine tasks, not of the four groups (spec 1.4).
+    # all_task is the mean of the nine tasks, not of the four groups (evaluate.py).
     mean_of_groups = sum(mock_result[g] for g in GROUP2TASKS) / len(GROUP2TASKS)
     assert abs(mock_result["all_task"] - mean_of_groups) > 1e-3
 
@@ -152,7 +152,7 @@ def test_registry_matches_evaluate_py():
     assert {t.name: t.ext for t in TARGETS} == {t: "json" if t in GROUP2TASKS["qa"] else "tsv" for t in TASK2LANGS}
 
 
-def test_task_list_matches_spec():
+def test_task_list_matches_xtreme():
     assert list(TASK2LANGS) == ["xnli", "pawsx", "udpos", "panx", "xquad", "mlqa", "tydiqa", "bucc2018",
                                 "tatoeba"]
     assert [len(v) for v in TASK2LANGS.values()] == [15, 7, 33, 40, 11, 7, 9, 4, 36]
@@ -207,7 +207,7 @@ def test_unknown_task_rejected(tmp_path, capsys):
 
 
 # --------------------------------------------------------------------------------------------------
-# Tagging: seqeval 0.0.12 chunk rules (spec 3.2)
+# Tagging: seqeval 0.0.12 chunk rules (seqeval 0.0.12)
 # --------------------------------------------------------------------------------------------------
 
 def test_pos_runs_are_chunks_so_shifted_boundary_scores_zero():
@@ -251,7 +251,7 @@ def test_tagging_precision_and_recall_differ():
 
 
 # --------------------------------------------------------------------------------------------------
-# QA (spec 3.3, 3.4)
+# QA (evaluate_squad.py, evaluate_mlqa.py)
 # --------------------------------------------------------------------------------------------------
 
 def _squad(*questions: tuple[str, list[str]]) -> dict:
@@ -280,7 +280,7 @@ def test_squad_accepts_bare_article_list():
 
 
 def test_squad_uses_english_rules_for_chinese():
-    # Unspaced Chinese is one token under SQuAD normalisation: all or nothing (spec 3.3).
+    # Unspaced Chinese is one token under SQuAD normalisation: all or nothing (evaluate_squad.py).
     assert squad_em_f1({"q": "电化电池"}, _squad(("q", ["电池"])))["f1"] == 0.0
 
 
@@ -316,7 +316,7 @@ def test_mlqa_unknown_language_raises():
 
 
 # --------------------------------------------------------------------------------------------------
-# Accuracy and BUCC (spec 3.1, 3.5)
+# Accuracy and BUCC (evaluate.py, evaluate.py bucc_f1)
 # --------------------------------------------------------------------------------------------------
 
 def test_accuracy():
@@ -333,7 +333,7 @@ def test_bucc_set_based():
 
 
 # --------------------------------------------------------------------------------------------------
-# Readers (spec 3.2 reading rules)
+# Readers (seqeval 0.0.12)
 # --------------------------------------------------------------------------------------------------
 
 def test_read_tag_file_rules(tmp_path):

@@ -1,4 +1,4 @@
-"""Loaders of the nine XTREME targets on local files in XTREME's layout (xtreme.md §2), written by hand in
+"""Loaders of the nine XTREME targets on local files in XTREME's layout (google-research/xtreme scripts/download_data.sh), written by hand in
 tmp_path, on the smoke world's files, and on fake hub rows; and the DataErrors that malformed files raise,
 each naming the file (and line, where the reader knows it)."""
 from __future__ import annotations
@@ -62,7 +62,7 @@ def test_xnli_dev_and_unlabelled_test(tmp_path):
 
 
 def test_pawsx_keeps_rows_with_empty_text(tmp_path):
-    # Missing human translations leave empty cells (xtreme.md §2.2); each row must survive so predictions
+    # Missing human translations leave empty cells (XTREME's PAWS-X files); each row must survive so predictions
     # stay aligned with the gold lines.
     write_file(tmp_path, "pawsx/dev-de.tsv", "Satz eins\tSatz zwei\t1\n\tnur zwei\t0\nnur eins\t\t0\n")
     write_file(tmp_path, "pawsx/test-de.tsv", "a\tb\n\t\nc\td\n")

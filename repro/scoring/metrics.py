@@ -1,4 +1,5 @@
-"""XTREME metrics, written from the specification in ``shared/spec/xtreme.md`` section 3.
+"""XTREME metrics with the behaviour of google-research/xtreme @838c13b (third_party/evaluate.py,
+evaluate_squad.py, evaluate_mlqa.py; tagging F1 as seqeval 0.0.12 computes it), re-implemented, not copied.
 
 Every function here is pure: it takes already-parsed predictions and gold data and returns a dict of
 scores on a 0-100 scale, keyed by the metric names that XTREME's ``evaluate.py`` uses
@@ -60,7 +61,7 @@ class ScoringError(ValueError):
 
 
 def _precision_recall_f1(n_correct: int, n_predicted: int, n_gold: int) -> dict[str, float]:
-    """Micro P/R/F1 x100 from counts; every score is 0 when nothing is correct (spec 3.2 step 5, 3.5).
+    """Micro P/R/F1 x100 from counts; every score is 0 when nothing is correct (seqeval 0.0.12, evaluate.py bucc_f1).
 
     F1 is computed from the unscaled P and R (2PR/(P+R)) and scaled afterwards, the order in which both
     seqeval and ``bucc_f1`` compute it, so the floats match the official ones bit for bit.
@@ -79,7 +80,7 @@ def _precision_recall_f1(n_correct: int, n_predicted: int, n_gold: int) -> dict[
 # --------------------------------------------------------------------------------------------------
 
 def accuracy(predictions: Sequence[str], labels: Sequence[str]) -> dict[str, float]:
-    """Position-wise exact-match accuracy x100 (spec 3.1); items are compared as given (already stripped).
+    """Position-wise exact-match accuracy x100 (evaluate.py); items are compared as given (already stripped).
 
     The official scorer asserts equal lengths before scoring, so unequal lengths raise ScoringError here.
     An empty input raises too: the official scorer would divide by zero.
@@ -97,7 +98,7 @@ def accuracy(predictions: Sequence[str], labels: Sequence[str]) -> dict[str, flo
 # --------------------------------------------------------------------------------------------------
 
 def _prefix_and_type(label: str) -> tuple[str, str]:
-    """Split a tag the seqeval-0.0.12 way (spec 3.2 step 2).
+    """Split a tag the seqeval-0.0.12 way (seqeval 0.0.12).
 
     prefix = first character, type = text after the last ``-`` (the whole tag when it has none). So the
     UPOS tag ``NOUN`` has prefix ``N`` and type ``NOUN``, ``SCONJ`` has prefix ``S`` (a single-token chunk
@@ -109,7 +110,7 @@ def _prefix_and_type(label: str) -> tuple[str, str]:
 
 
 def _ends_chunk(prev_prefix: str, prefix: str, prev_type: str, type_: str) -> bool:
-    """Whether a chunk ends just before the current token (spec 3.2 step 3)."""
+    """Whether a chunk ends just before the current token (seqeval 0.0.12)."""
     if prev_prefix in ("E", "S"):
         return True
     if prev_prefix in ("B", "I") and prefix in ("B", "S", "O"):
@@ -118,7 +119,7 @@ def _ends_chunk(prev_prefix: str, prefix: str, prev_type: str, type_: str) -> bo
 
 
 def _starts_chunk(prev_prefix: str, prefix: str, prev_type: str, type_: str) -> bool:
-    """Whether a chunk starts at the current token (spec 3.2 step 4)."""
+    """Whether a chunk starts at the current token (seqeval 0.0.12)."""
     if prefix in ("B", "S"):
         return True
     if prev_prefix in ("E", "S", "O") and prefix in ("E", "I"):
@@ -127,7 +128,7 @@ def _starts_chunk(prev_prefix: str, prefix: str, prev_type: str, type_: str) -> 
 
 
 def _flatten_with_boundaries(sentences: Sequence[Sequence[str]]) -> list[str]:
-    """All sentences in one sequence, an ``O`` after each and one more at the end (spec 3.2 step 1).
+    """All sentences in one sequence, an ``O`` after each and one more at the end (seqeval 0.0.12).
 
     The ``O`` separators keep chunks from running across sentence boundaries; positions in the chunks
     returned by :func:`extract_chunks` are positions in this sequence.
@@ -143,7 +144,7 @@ def _flatten_with_boundaries(sentences: Sequence[Sequence[str]]) -> list[str]:
 def extract_chunks(sentences: Sequence[Sequence[str]]) -> set[tuple[str, int, int]]:
     """Chunks ``(type, start, end)`` (inclusive, global positions) of a list of tagged sentences.
 
-    Implements seqeval 0.0.12's ``get_entities`` rules as written in spec 3.2. Tags without a
+    Implements seqeval 0.0.12's ``get_entities`` rules . Tags without a
     ``B-``/``I-`` prefix (UPOS) make every run of identical tags one chunk.
     """
     chunks: set[tuple[str, int, int]] = set()
@@ -160,7 +161,7 @@ def extract_chunks(sentences: Sequence[Sequence[str]]) -> set[tuple[str, int, in
 
 
 def tagging_f1(predictions: Sequence[Sequence[str]], labels: Sequence[Sequence[str]]) -> dict[str, float]:
-    """Chunk-level micro P/R/F1 x100 over all sentences of one language (spec 3.2).
+    """Chunk-level micro P/R/F1 x100 over all sentences of one language (seqeval 0.0.12).
 
     Like seqeval 0.0.12, sentences are not required to have equal lengths here (positions simply
     misalign); the folder scorer checks the sentence counts, as evaluate.py does.
@@ -179,7 +180,7 @@ _SQUAD_ARTICLES = re.compile(r"\b(a|an|the)\b")
 
 
 def normalize_squad_answer(text: str) -> str:
-    """SQuAD v1.1 normalisation (spec 3.3): lower-case, drop ASCII punctuation, blank out the English
+    """SQuAD v1.1 normalisation (evaluate_squad.py): lower-case, drop ASCII punctuation, blank out the English
     articles a/an/the as whole words, collapse whitespace. Used for every language of XQuAD and TyDiQA."""
     text = text.lower()
     text = "".join(ch for ch in text if ch not in _ASCII_PUNCT)
@@ -188,7 +189,7 @@ def normalize_squad_answer(text: str) -> str:
 
 
 def _is_mlqa_punct(ch: str) -> bool:
-    """MLQA punctuation: any Unicode category P* character, plus ASCII string.punctuation (spec 3.4 step 2);
+    """MLQA punctuation: any Unicode category P* character, plus ASCII string.punctuation (evaluate_mlqa.py);
     the latter adds symbols such as ``$ + < = > ^ ` | ~`` that Unicode files under S*."""
     return ch in _ASCII_PUNCT or unicodedata.category(ch).startswith("P")
 
@@ -197,7 +198,7 @@ def _whole_words(words: Iterable[str]) -> re.Pattern[str]:
     return re.compile(r"\b(" + "|".join(words) + r")\b")
 
 
-# Spec 3.4 step 3. Arabic is special: the official regex removes *every* occurrence of the substring
+# evaluate_mlqa.py's per-language articles. Arabic is special: the official regex removes *every* occurrence of the substring
 # "ال" (the definite article), also inside words, so it is a plain substring pattern here.
 _MLQA_ARTICLES: dict[str, re.Pattern[str] | None] = {
     "en": _whole_words(["a", "an", "the"]),
@@ -214,12 +215,12 @@ _MIXED_SEGMENTATION_LANGS = frozenset({"zh"})
 
 
 def _is_cjk(ch: str) -> bool:
-    """The CJK range that MLQA's mixed segmentation splits per character: U+4E00..U+9FA5 (spec 3.4 step 4)."""
+    """The CJK range that MLQA's mixed segmentation splits per character: U+4E00..U+9FA5 (evaluate_mlqa.py)."""
     return "\u4e00" <= ch <= "\u9fa5"
 
 
 def _mixed_segmentation(text: str) -> list[str]:
-    """zh tokenisation (spec 3.4 step 4): every CJK character and every punctuation character is a token
+    """zh tokenisation (evaluate_mlqa.py): every CJK character and every punctuation character is a token
     of its own; the text between them is whitespace-split."""
     tokens: list[str] = []
     pending = ""
@@ -240,7 +241,7 @@ def _check_mlqa_lang(lang: str) -> None:
 
 
 def normalize_mlqa_answer(text: str, lang: str) -> str:
-    """MLQA's language-specific normalisation (spec 3.4): lower-case, remove Unicode punctuation,
+    """MLQA's language-specific normalisation (evaluate_mlqa.py): lower-case, remove Unicode punctuation,
     remove the language's articles, then tokenise (whitespace, or mixed segmentation for zh) and re-join
     non-empty tokens with single spaces. An unknown ``lang`` raises ScoringError."""
     _check_mlqa_lang(lang)
@@ -258,7 +259,7 @@ def _exact_match(prediction: str, gold: str, normalize: Callable[[str], str]) ->
 
 
 def _token_f1(prediction: str, gold: str, normalize: Callable[[str], str]) -> float:
-    """Bag-of-tokens F1 between two answers (spec 3.3): 0 without overlap, else 2PR/(P+R)."""
+    """Bag-of-tokens F1 between two answers (evaluate_squad.py): 0 without overlap, else 2PR/(P+R)."""
     predicted_tokens = normalize(prediction).split()
     gold_tokens = normalize(gold).split()
     overlap = sum((Counter(predicted_tokens) & Counter(gold_tokens)).values())
@@ -270,7 +271,7 @@ def _token_f1(prediction: str, gold: str, normalize: Callable[[str], str]) -> fl
 
 
 def _articles_of(dataset: object) -> list:
-    """The article list of a SQuAD-style dataset: ``{"data": [...]}`` or the bare list (spec 2.5)."""
+    """The article list of a SQuAD-style dataset: ``{"data": [...]}`` or the bare list (evaluate.py read_squad)."""
     if isinstance(dataset, Mapping):
         if "data" not in dataset:
             raise ScoringError("SQuAD-style JSON object has no 'data' key")
@@ -305,7 +306,7 @@ def _check_predictions(predictions: object) -> Mapping[str, str]:
 
 
 def _qa_em_f1(predictions: object, dataset: object, normalize: Callable[[str], str]) -> dict[str, float]:
-    """SQuAD aggregation (spec 3.3): per question the max over gold answers, EM and F1 separately;
+    """SQuAD aggregation (evaluate_squad.py): per question the max over gold answers, EM and F1 separately;
     averaged over **all** gold questions, so an unanswered one counts 0; extra predicted ids are ignored."""
     predictions = _check_predictions(predictions)
     total = 0
@@ -323,7 +324,7 @@ def _qa_em_f1(predictions: object, dataset: object, normalize: Callable[[str], s
 
 
 def squad_em_f1(predictions: Mapping[str, str], dataset: object) -> dict[str, float]:
-    """SQuAD v1.1 exact match and F1 x100 (spec 3.3), English normalisation for every language.
+    """SQuAD v1.1 exact match and F1 x100 (evaluate_squad.py), English normalisation for every language.
 
     ``predictions`` maps question id -> answer string; ``dataset`` is ``{"data": [...]}`` or the list of
     articles. Missing ids score 0.
@@ -332,7 +333,7 @@ def squad_em_f1(predictions: Mapping[str, str], dataset: object) -> dict[str, fl
 
 
 def mlqa_em_f1(predictions: Mapping[str, str], dataset: object, lang: str) -> dict[str, float]:
-    """MLQA exact match and F1 x100 (spec 3.4): SQuAD aggregation with ``lang``'s normalisation
+    """MLQA exact match and F1 x100 (evaluate_mlqa.py): SQuAD aggregation with ``lang``'s normalisation
     (``lang`` is the file's 2-letter code; one of :data:`MLQA_LANGS`, else ScoringError)."""
     _check_mlqa_lang(lang)
     return _qa_em_f1(predictions, dataset, lambda text: normalize_mlqa_answer(text, lang))
@@ -348,7 +349,7 @@ def unanswered_ids(predictions: Mapping[str, str], dataset: object) -> list[str]
 # --------------------------------------------------------------------------------------------------
 
 def bucc_f1(predictions: Sequence[str], labels: Sequence[str]) -> dict[str, float]:
-    """Set-based P/R/F1 x100 over ``srcID<TAB>trgID`` pairs (spec 3.5).
+    """Set-based P/R/F1 x100 over ``srcID<TAB>trgID`` pairs (evaluate.py bucc_f1).
 
     Each line becomes the tuple of its TAB-separated fields; duplicates collapse, and the two files need
     not have the same number of lines.

@@ -17,7 +17,7 @@ def _xnli(spec: WorldSpec):
 
 @writer("pawsx")
 def _pawsx(spec: WorldSpec):
-    # Real PAWS-X lacks some human translations (xtreme.md §2.2): one row of each non-English dev/test
+    # Real PAWS-X lacks some human translations (XTREME's PAWS-X files): one row of each non-English dev/test
     # file has an empty second sentence, so the loaders and heads meet that case in the smoke run too.
     _pair_task(spec, "pawsx", W.paraphrase_pair, missing_translation=True)
 
@@ -96,7 +96,7 @@ def _squad_file(items, version: str) -> str:
 
 
 def _strip_answers(items) -> list[dict]:
-    """XTREME's remove_qa_test_annotations (xtreme.md §2.5): one article per question, no title, and
+    """XTREME's remove_qa_test_annotations (google-research/xtreme @838c13b, utils_preprocess.py remove_qa_test_annotations): one article per question, no title, and
     every answer list replaced by one empty answer."""
     return [{"paragraphs": [{"context": para["context"], "qas": [
         {"id": qa["id"], "question": qa["question"], "answers": [{"answer_start": 0, "text": ""}]}]}]}
@@ -133,7 +133,7 @@ def _squad_and_xquad(spec: WorldSpec):
 @writer("mlqa")
 def _mlqa(spec: WorldSpec):
     """MLQA_V1/{dev,test}/{split}-context-l-question-l.json (articles with titles, version "1.0" as MLQA's
-    files); dev keeps its answers, test is stripped as XTREME strips MLQA_V1/test (xtreme.md §2.6).
+    files); dev keeps its answers, test is stripped as XTREME strips MLQA_V1/test (google-research/xtreme @838c13b, scripts/download_data.sh).
     Training and English dev are SQuAD v1.1, written here too so MLQA runs without the squad task."""
     _squad_v11(spec)
     d = spec.root / "mlqa" / "MLQA_V1"
@@ -151,7 +151,7 @@ def _mlqa(spec: WorldSpec):
 
 @writer("tydiqa")
 def _tydiqa(spec: WorldSpec):
-    """TyDiQA-GoldP in XTREME's layout (xtreme.md §2.7): English train with ids shortened to their last `-`
+    """TyDiQA-GoldP in XTREME's layout (google-research/xtreme @838c13b, scripts/download_data.sh): English train with ids shortened to their last `-`
     segment; per-language GoldP dev files (XTREME's test) stripped of answers, gold in labels/; and the
     official English dev file with its answers, which the loader uses for checkpoint selection."""
 
@@ -197,7 +197,7 @@ def _tatoeba(spec: WorldSpec):
 
 @writer("bucc2018")
 def _bucc2018(spec: WorldSpec):
-    """Comparable corpora per foreign language and split (xtreme.md §2.8): eval_size source sentences have
+    """Comparable corpora per foreign language and split (BUCC 2018 shared task, Zweigenbaum et al. 2018; XTREME's layout): eval_size source sentences have
     their English translation on the other side (the gold pairs); eval_size // 2 sentences on each side
     have none (distractors). Lines are shuffled, IDs numbered in file order (`xa-000000001`, `en-...`).
     Dev gold goes next to the corpora; test gold only to labels/, as XTREME deletes *test.gold."""

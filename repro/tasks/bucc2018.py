@@ -1,11 +1,11 @@
 """BUCC 2018: mining translation pairs from comparable corpora (de fr ru zh, each against en), straight
-from the encoder (no training); set-based F1 over (srcID, enID) pairs (xtreme.md §2.8, §3.5, §4.3).
+from the encoder (no training); set-based F1 over (srcID, enID) pairs (google-research/xtreme @838c13b: evaluate.py bucc_f1, third_party/utils_retrieve.py).
 
 Local layout (XTREME): bucc2018/{xx}-en.{dev,test}.{xx} and {xx}-en.{dev,test}.en, one `ID TAB sentence`
 per line, and {xx}-en.dev.gold with `srcID TAB enID` lines. Dev is BUCC's "sample" set, test its
 "training" set; XTREME deletes the test gold, so {xx}-en.test.gold is read only if present.
 
-Procedure (§4.3 step 11, LASER's bucc.sh): mine each split with the ratio margin; on dev choose the
+Procedure (XTREME's scripts/run_bucc2018.sh, after LASER's bucc.sh): mine each split with the ratio margin; on dev choose the
 score threshold that maximises F1 against the dev gold; on test extract the pairs scoring at least the
 *dev* threshold. Dev scores are therefore oracle scores (threshold tuned on the same gold).
 """
@@ -64,7 +64,7 @@ class BUCC2018(Task):
     hub_id = "google/xtreme"
 
     def split_languages(self, split, languages):
-        # Each language is paired with English; English itself is not a BUCC language (§1.1).
+        # Each language is paired with English; English itself is not a BUCC language.
         return [lang for lang in languages if lang != "en"] if split in self.splits else []
 
     def read_local(self, source, split, lang):
@@ -76,19 +76,19 @@ class BUCC2018(Task):
         if split == "dev" or gold_path.is_file():  # dev gold is required: it tunes the threshold
             gold = read_gold(gold_path, source_ids, english_ids)
             if split == "dev" and not gold:
-                raise DataError(gold_path, "no gold pairs; the dev gold tunes the mining threshold (xtreme.md §4.3)")
+                raise DataError(gold_path, "no gold pairs; the dev gold tunes the mining threshold (google-research/xtreme @838c13b: scripts/run_bucc2018.sh, after LASER's bucc.sh)")
         yield {"id": f"bucc2018-{split}-{lang}", "source_ids": source_ids, "source": source_texts,
                "english_ids": english_ids, "english": english_texts, "gold": gold}
 
     def read_hub(self, source, split, lang):
         warnings.warn("google/xtreme bucc18 holds only the gold pairs, without the distractor sentences of the "
-                      "comparable corpora, so it cannot reproduce XTREME's mining (xtreme.md §2.8); use the LIMSI "
+                      "comparable corpora, so it cannot reproduce XTREME's mining (BUCC 2018 shared task, Zweigenbaum et al. 2018; XTREME's layout); use the LIMSI "
                       "BUCC 2018 archives in XTREME's layout for comparable numbers.", stacklevel=2)
         config, hub_split = f"bucc18.{lang}", HUB_SPLITS[split]
         where = f"hub:{self.hub_id}/{config}/{hub_split}"
         src, en, gold = {}, {}, []
         for i, r in enumerate(hub_load(source, self.hub_id, config, hub_split)):
-            # The hub's source_lang/target_lang fields hold the sentence IDs despite their names (§2.8).
+            # The hub's source_lang/target_lang fields hold the sentence IDs despite their names.
             require(r, ("source_lang", "target_lang", "source_sentence", "target_sentence"), where, f"row {i}")
             s, t = r["source_lang"].strip(), r["target_lang"].strip()
             src.setdefault(s, r["source_sentence"].rstrip("\n"))

@@ -1,5 +1,5 @@
 """MLQA: trained on SQuAD v1.1, zero-shot on 7 languages (same-language context and question only);
-EM/F1 with MLQA's language-specific answer normalisation (xtreme.md §2.6, §3.4).
+EM/F1 with MLQA's language-specific answer normalisation (google-research/xtreme @838c13b: third_party/evaluate_mlqa.py).
 
 Splits:
 * train: SQuAD v1.1 train, as XQuAD (XTREME trains both QA tasks with one SQuAD run, scripts/train_qa.sh);

@@ -1,9 +1,9 @@
 """PAWS-X: paraphrase identification, trained on English PAWS-Wiki, zero-shot on 7 languages; accuracy.
 
-Local layout (XTREME, xtreme.md §2.2): pawsx/train-en.tsv, dev-{lang}.tsv, test-{lang}.tsv with
+Local layout (XTREME's scripts/download_data.sh): pawsx/train-en.tsv, dev-{lang}.tsv, test-{lang}.tsv with
 `sentence1 TAB sentence2 TAB label` (test files: no label column). Some human translations are missing,
 so rows with an empty sentence are real rows: they are kept, because the scorer pairs predictions and
-gold line by line (§1.3) and dropping one would shift every later line.
+gold line by line (evaluate.py) and dropping one would shift every later line.
 Hub: google/xtreme `PAWS-X.<lang>`, whose `label` is a string ("0" / "1").
 """
 from repro.readers import HUB_SPLITS, hub_load

@@ -1,5 +1,5 @@
 """TyDiQA-GoldP: trained on the English part of GoldP train, tested on the GoldP dev sets of 9 languages;
-SQuAD v1.1 EM/F1 with English normalisation for every language (xtreme.md §2.7, §3.3).
+SQuAD v1.1 EM/F1 with English normalisation for every language (google-research/xtreme @838c13b: third_party/evaluate_squad.py).
 
 Splits:
 * train: tydiqa/tydiqa-goldp-v1.1-train/tydiqa.goldp.en.train.json (XTREME splits the train file by the
@@ -10,7 +10,7 @@ Splits:
 * checkpoint selection: the English GoldP dev with its answers (train_qa.sh predicts on it; jiant
   validates on it). Because XTREME strips tydiqa.goldp.en.dev.json, the answers are read from the
   official `tydiqa-goldp-dev-english.json` when present, else from tydiqa.goldp.en.dev.json if it still
-  has them; with neither, the final weights are kept, which is what XTREME does for QA (§5).
+  has them; with neither, the final weights are kept, which is what XTREME's QA scripts do.
 Hub: google/xtreme `tydiqa` (all languages in one config; the language is the id's prefix).
 """
 import warnings
@@ -39,7 +39,7 @@ class TyDiQA(Task):
             train = d / "tydiqa-goldp-v1.1-train"
             path = train / f"tydiqa.goldp.{lang}.train.json"
             if not path.is_file() and (train / f"tydiqa.{lang}.train.json").is_file():
-                path = train / f"tydiqa.{lang}.train.json"  # the name some XTREME versions write (§2.7)
+                path = train / f"tydiqa.{lang}.train.json"  # the name some XTREME versions write
             return read_squad(path)
         # Stripped answers (an empty text) are dropped by read_squad, leaving the question unlabelled.
         return read_squad(d / "tydiqa-goldp-v1.1-dev" / f"tydiqa.goldp.{lang}.dev.json")

@@ -1,6 +1,6 @@
 """XQuAD: trained on SQuAD v1.1; checkpoint selection on SQuAD v1.1 dev; XQuAD's 11 languages are
 both the dev and the test split (XQuAD has only one set; jiant scores it as "val"); SQuAD EM/F1 with
-English normalisation for every language (xtreme.md §2.5, §3.3)."""
+English normalisation for every language (google-research/xtreme @838c13b: third_party/evaluate_squad.py)."""
 from repro.readers import hub_load
 from repro.tasks.base import register
 from repro.tasks.xtreme_formats import TrainedOnSquadV11, hub_squad_rows, read_squad, task_dir

@@ -150,7 +150,7 @@ NUMERIC = {"cell": _q_cell, "best_cell": _q_best_cell, "mean_gain": _q_mean_gain
 
 def targets_with_split(run: Run, targets: list[str], split: str) -> list[str]:
     """The targets that can have a cell on `split`: the split is configured (target.splits) and the task
-    declares it (Tatoeba, for one, has only a test set)."""
+    declares it (a task without that split, e.g. a retrieval task asked for "train", has no cell)."""
     if run.config is not None and split not in run.config["target"]["splits"]:
         raise NotComputed(f"split {split!r} is not in the profile's target.splits")
     return [t for t in targets if split in get_task(t).splits]
