@@ -6,7 +6,6 @@ from transformers import AutoModelForSequenceClassification
 
 from repro.atomic import write_text
 from repro.heads.base import Head
-from repro.scoring.metrics import accuracy
 
 
 class ClassificationHead(Head):
@@ -36,18 +35,8 @@ class ClassificationHead(Head):
         return {examples[f["example"]]["id"]: task.labels[int(l.argmax())] for f, l in zip(features, logits)}
 
     def score(self, task, examples, predictions):
-        preds = [predictions[ex["id"]] for ex in examples]
-        gold = [ex["label"] for ex in examples]
-        result = accuracy(preds, gold)
-        if task.metric == "acc_and_f1":  # QQP: jiant's AccAndF1, positive class = labels[1]
-            pos = task.labels[1]
-            tp = sum(p == g == pos for p, g in zip(preds, gold))
-            fp = sum(p == pos != g for p, g in zip(preds, gold))
-            fn = sum(g == pos != p for p, g in zip(preds, gold))
-            f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
-            result["f1"] = 100 * f1
-            result["acc_and_f1"] = (result["accuracy"] + result["f1"]) / 2
-        return result
+        """The task's metric on the examples' gold: the same code the XTREME scorer runs on the files."""
+        return task.file_metric([predictions[ex["id"]] for ex in examples], [ex["label"] for ex in examples], "en")
 
     def write_predictions(self, path, examples, predictions):
         write_text(path, "".join(f"{predictions[ex['id']]}\n" for ex in examples))

@@ -6,7 +6,6 @@ from transformers import AutoModelForMultipleChoice
 
 from repro.atomic import write_text
 from repro.heads.base import Head
-from repro.scoring.metrics import accuracy
 
 
 class MultipleChoiceHead(Head):
@@ -40,7 +39,8 @@ class MultipleChoiceHead(Head):
         return {examples[f["example"]]["id"]: str(int(l.argmax())) for f, l in zip(features, logits)}
 
     def score(self, task, examples, predictions):
-        return accuracy([predictions[ex["id"]] for ex in examples], [str(ex["label"]) for ex in examples])
+        """The task's metric (accuracy) on the examples' gold, as the files would be scored."""
+        return task.file_metric([predictions[ex["id"]] for ex in examples], [str(ex["label"]) for ex in examples], "en")
 
     def write_predictions(self, path, examples, predictions):
         write_text(path, "".join(f"{predictions[ex['id']]}\n" for ex in examples))

@@ -75,12 +75,8 @@ class TaggingHead(Head):
         return preds
 
     def score(self, task, examples, predictions):
-        preds = [predictions[ex["id"]] for ex in examples]
-        gold = [ex["tags"] for ex in examples]
-        if task.metric == "token_accuracy":  # CCG supertagging (jiant's CCGEvaluationScheme)
-            pairs = [(p, g) for ps, gs in zip(preds, gold) for p, g in zip(ps, gs)]
-            return {"token_accuracy": 100 * sum(p == g for p, g in pairs) / max(len(pairs), 1)}
-        return tagging_f1(preds, gold)
+        """The task's metric on the examples' gold: the same code the XTREME scorer runs on the files."""
+        return task.file_metric([predictions[ex["id"]] for ex in examples], [ex["tags"] for ex in examples], "en")
 
     def write_predictions(self, path, examples, predictions):
         write_text(path, "\n".join("".join(f"{t}\n" for t in predictions[ex["id"]]) for ex in examples))

@@ -36,11 +36,11 @@ def examples_path(prepared: Path, split: str, lang: str) -> Path:
     return Path(prepared) / "examples" / f"{split}-{lang}.jsonl"
 
 
-def available(prepared: Path, split: str) -> list[str]:
+def prepared_languages(prepared: Path, split: str) -> list[str]:
     """Languages the prepare stage wrote for this split, in the order it wrote them."""
     info = json.loads((Path(prepared) / "info.json").read_text())
     return [lang for lang in info["languages"].get(split, [])]
 
 
-def cap(examples: list[dict], n: int) -> list[dict]:
+def first_n(examples: list[dict], n: int) -> list[dict]:
     return examples[:n] if n and n > 0 else examples

@@ -6,7 +6,7 @@ import shutil
 
 from repro.atomic import write_json
 from repro.engine import Stage
-from repro.phases.common import available, examples_path, read_examples
+from repro.phases.common import examples_path, prepared_languages, read_examples
 from repro.scoring.xtreme import score_task
 from repro.tasks import get_task
 
@@ -23,7 +23,7 @@ def evaluate_stage(config: dict, target_stage: Stage, prepared: Stage, task_name
                 continue
             gold_dir = ctx.out / "labels" / split
             langs = []
-            for lang in available(prep, split):
+            for lang in prepared_languages(prep, split):
                 gold = gold_dir / task_name / f"test-{lang}.{task.ext}"
                 from_labels = split == "test" or (split == "dev" and task.dev_is_test)
                 if from_labels and (prep / "test-labels" / gold.name).is_file():

@@ -23,11 +23,17 @@ from repro.engine import Stage
 from repro.errors import ConfigError, DataError
 from repro.heads import get_head
 from repro.heads.mlm import attach_to_encoder
-from repro.tasks.mlm_text import MLMText, read_text, split_heldout
-from repro.modeling import MultiHeadModel, load_tokenizer, pick_device, resolve_model, save_encoder
-from repro.phases.common import cap, examples_path, read_examples, set_seed, write_examples
+from repro.modeling import (
+    MultiHeadModel,
+    load_tokenizer,
+    pick_device,
+    resolve_model,
+    save_encoder,
+)
+from repro.phases.common import examples_path, first_n, read_examples, set_seed, write_examples
 from repro.phases.prepare import source_for, task_options
 from repro.tasks import REGISTRY, DataSource, get_task
+from repro.tasks.mlm_text import MLMText, read_text, split_heldout
 from repro.training import TaskData, train
 
 TRANSLATED_LANG = "mt"  # language tag of the translated training examples in their prepare stage
@@ -88,8 +94,8 @@ def mlm_data(path: str, s: dict, tokenizer) -> tuple[TaskData, tuple[list[dict],
     """The MLM task's training data and its held-out (examples, features), masked at featurisation."""
     head = get_head("mlm")
     train_lines, dev_lines = split_heldout(read_text(path))
-    train_ex = [{"id": f"mlm-{i}", "text": t} for i, t in enumerate(cap(train_lines, s["max_train_examples"]))]
-    dev_ex = [{"id": f"mlm-heldout-{i}", "text": t} for i, t in enumerate(cap(dev_lines, s["max_eval_examples"]))]
+    train_ex = [{"id": f"mlm-{i}", "text": t} for i, t in enumerate(first_n(train_lines, s["max_train_examples"]))]
+    dev_ex = [{"id": f"mlm-heldout-{i}", "text": t} for i, t in enumerate(first_n(dev_lines, s["max_eval_examples"]))]
     train_data = TaskData(MLMText.name, head, head.featurize(MLMText(), train_ex, tokenizer, s, train=True))
     return train_data, (dev_ex, head.featurize(MLMText(), dev_ex, tokenizer, s, train=False))
 
@@ -131,9 +137,9 @@ def intermediate_stage(config: dict, name: str, tasks: list[str], seed: int, pre
             task = task.bind(full_train)
             if task.labels_from_data:
                 write_json(ctx.out / "labels" / f"{task_name}.json", {"labels": task.labels, "default_tag": task.default_tag})
-            train_ex = cap(full_train, s["max_train_examples"])
+            train_ex = first_n(full_train, s["max_train_examples"])
             data.append(TaskData(task_name, head, head.featurize(task, train_ex, tokenizer, s, train=True)))
-            dev_ex = cap(read_examples(examples_path(prepared_dir, "dev", "en")), s["max_eval_examples"])
+            dev_ex = first_n(read_examples(examples_path(prepared_dir, "dev", "en")), s["max_eval_examples"])
             dev[task_name] = (dev_ex, head.featurize(task, task.encodable(dev_ex), tokenizer, s, train=False))
             task_objs.append(task)
         if mlm:

@@ -9,7 +9,12 @@ from transformers import AutoTokenizer
 
 from repro.atomic import sha256_file
 from repro.engine import Stage
-from repro.modeling import check_local_model, load_encoder, load_tokenizer, resolve_model
+from repro.modeling import (
+    check_local_model,
+    load_encoder,
+    load_tokenizer,
+    resolve_model,
+)
 
 
 def pretrained_stage(config: dict) -> Stage:

@@ -11,7 +11,7 @@ from repro.atomic import sha256_text, write_text
 from repro.engine import Stage
 from repro.errors import ReproError
 from repro.modeling import load_encoder, load_tokenizer, pick_device
-from repro.phases.common import available, examples_path, read_examples, set_seed
+from repro.phases.common import examples_path, prepared_languages, read_examples, set_seed
 from repro.retrieval import embed_sentences, resolve_layer
 
 
@@ -62,7 +62,7 @@ def retrieval_stage(config, encoder_name, encoder: Stage, task, seed, prepared: 
         for split in ("dev", "test"):
             if split not in config["target"]["splits"] and split not in task.required_splits:
                 continue
-            for lang in available(prep, split):
+            for lang in prepared_languages(prep, split):
                 examples = read_examples(examples_path(prep, split, lang))
                 out = task.retrieve(examples, embed, s, split=split, lang=lang, state=extra)
                 path = ctx.out / "predictions" / split / task.name / f"test-{lang}.tsv"

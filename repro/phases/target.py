@@ -11,7 +11,7 @@ from repro.config import task_settings
 from repro.engine import Stage
 from repro.heads import get_head
 from repro.modeling import MultiHeadModel, load_tokenizer, pick_device
-from repro.phases.common import available, cap, examples_path, read_examples, set_seed
+from repro.phases.common import examples_path, first_n, prepared_languages, read_examples, set_seed
 from repro.phases.retrieve import retrieval_stage
 from repro.tasks import get_task
 from repro.training import TaskData, train
@@ -34,12 +34,12 @@ def target_stage(config: dict, encoder_name: str, encoder: Stage, target: str, s
         head = get_head(task.head)
         model = MultiHeadModel.build(encoder_dir, [task], seed)  # only the encoder is carried over
         prep = ctx.dep(prepared.id)
-        train_ex = cap(read_examples(examples_path(prep, "train", task.train_language)), s["max_train_examples"])
+        train_ex = first_n(read_examples(examples_path(prep, "train", task.train_language)), s["max_train_examples"])
         features = head.featurize(task, train_ex, tokenizer, s, train=True)
         select_path = examples_path(prep, "select", task.train_language)
         english_dev = None
         if select_path.is_file():  # XTREME/jiant: checkpoints are selected on English dev only
-            dev_ex = cap(read_examples(select_path), s["max_eval_examples"])
+            dev_ex = first_n(read_examples(select_path), s["max_eval_examples"])
             dev_feats = head.featurize(task, dev_ex, tokenizer, s, train=False)
 
             def english_dev(m) -> float:
@@ -52,7 +52,7 @@ def target_stage(config: dict, encoder_name: str, encoder: Stage, target: str, s
                         log_every=config["run"]["log_every"], tag=ctx.stage.id)
         counts = {}
         for split in config["target"]["splits"]:
-            for lang in available(prep, split):
+            for lang in prepared_languages(prep, split):
                 examples = read_examples(examples_path(prep, split, lang))
                 feats = head.featurize(task, examples, tokenizer, s, train=False)
                 preds = head.predict(task, model.heads[task.name], examples, feats, s, tokenizer.pad_token_id, device)

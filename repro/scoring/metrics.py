@@ -76,7 +76,7 @@ def _precision_recall_f1(n_correct: int, n_predicted: int, n_gold: int) -> dict[
 
 
 # --------------------------------------------------------------------------------------------------
-# 3.1 / 3.6 Accuracy (XNLI, PAWS-X, Tatoeba)
+# Accuracy (XNLI, PAWS-X, Tatoeba)
 # --------------------------------------------------------------------------------------------------
 
 def accuracy(predictions: Sequence[str], labels: Sequence[str]) -> dict[str, float]:
@@ -94,7 +94,7 @@ def accuracy(predictions: Sequence[str], labels: Sequence[str]) -> dict[str, flo
 
 
 # --------------------------------------------------------------------------------------------------
-# 3.2 Tagging F1 (UD-POS, PAN-X) with seqeval 0.0.12 chunk semantics
+# Tagging F1 (UD-POS, PAN-X) with seqeval 0.0.12 chunk semantics
 # --------------------------------------------------------------------------------------------------
 
 def _prefix_and_type(label: str) -> tuple[str, str]:
@@ -172,7 +172,7 @@ def tagging_f1(predictions: Sequence[Sequence[str]], labels: Sequence[Sequence[s
 
 
 # --------------------------------------------------------------------------------------------------
-# 3.3 / 3.4 Extractive QA: SQuAD v1.1 (XQuAD, TyDiQA-GoldP) and MLQA
+# Extractive QA: SQuAD v1.1 (XQuAD, TyDiQA-GoldP) and MLQA
 # --------------------------------------------------------------------------------------------------
 
 _ASCII_PUNCT = frozenset(string.punctuation)
@@ -345,7 +345,7 @@ def unanswered_ids(predictions: Mapping[str, str], dataset: object) -> list[str]
 
 
 # --------------------------------------------------------------------------------------------------
-# 3.5 BUCC
+# BUCC
 # --------------------------------------------------------------------------------------------------
 
 def bucc_f1(predictions: Sequence[str], labels: Sequence[str]) -> dict[str, float]:

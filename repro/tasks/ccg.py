@@ -42,6 +42,11 @@ class CCG(Task):
     labels_from_data = True
     splits = ("train", "dev")
 
+    def file_metric(self, predictions, gold, lang):
+        """Token accuracy over all supertags (jiant's CCGEvaluationScheme)."""
+        pairs = [(p, g) for ps, gs in zip(predictions, gold) for p, g in zip(ps, gs)]
+        return {"token_accuracy": 100 * sum(p == g for p, g in pairs) / max(len(pairs), 1)}
+
     def source_key(self, source):
         # Always local files, even in a hub run. A hub run without them still plans (e.g. --dry-run);
         # preparing ccg then fails with _where_message().

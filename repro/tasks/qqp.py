@@ -10,6 +10,7 @@ from pathlib import Path
 
 from repro.errors import DataError
 from repro.readers import hub_load, read_headed_tsv
+from repro.scoring.metrics import accuracy
 from repro.tasks.base import Task, register
 
 LABELS = ["not_duplicate", "duplicate"]  # nyu-mll/glue ClassLabel order; the positive class is LABELS[1]
@@ -24,6 +25,17 @@ class QQP(Task):
     labels = LABELS
     splits = ("train", "dev")
     hub_id = "nyu-mll/glue"
+
+    def file_metric(self, predictions, gold, lang):
+        """jiant's AccAndF1: accuracy, F1 of the duplicate class (LABELS[1]), and their mean."""
+        result = accuracy(predictions, gold)
+        positive = LABELS[1]
+        tp = sum(p == g == positive for p, g in zip(predictions, gold))
+        fp = sum(p == positive != g for p, g in zip(predictions, gold))
+        fn = sum(g == positive != p for p, g in zip(predictions, gold))
+        result["f1"] = 100 * 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+        result["acc_and_f1"] = (result["accuracy"] + result["f1"]) / 2
+        return result
 
     def read_local(self, source, split, lang):
         path = Path(source.root) / self.folder / f"{split}.tsv"
