@@ -16,6 +16,10 @@ class Head:
     ext = "tsv"              # XTREME prediction/label file extension
     model_inputs = ("input_ids", "attention_mask")
 
+    @property
+    def trainable(self) -> bool:
+        return self.model_class is not None
+
     def num_labels(self, task) -> int | None:
         return len(task.labels) if task.labels else None
 

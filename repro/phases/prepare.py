@@ -71,7 +71,7 @@ def prepare_stage(config: dict, name: str, synthetic: Stage | None) -> Stage:
                 write_examples(examples_path(ctx.out, split, lang), examples)
                 counts[f"{split}-{lang}"] = len(examples)
                 langs.setdefault(split, []).append(lang)
-        if task.role == "target" and task.head != "retrieval":
+        if task.role == "target" and task.head_impl.trainable:  # selection data for target training
             selection = task.read_selection(src, task.train_language)
             if selection is not None:
                 for i, ex in enumerate(selection):

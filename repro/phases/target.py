@@ -19,7 +19,7 @@ from repro.training import TaskData, train
 
 def target_stage(config: dict, encoder_name: str, encoder: Stage, target: str, seed: int, prepared: Stage) -> Stage:
     task = get_task(target)
-    if task.head == "retrieval":
+    if not task.head_impl.trainable:  # retrieval: scored straight from the encoder
         return retrieval_stage(config, encoder_name, encoder, task, seed, prepared)
     s = task_settings(config, "target", target)
     inputs = {"task": target, "settings": s, "seed": seed, "splits": config["target"]["splits"],
