@@ -7,7 +7,7 @@ from repro.engine import Stage
 from repro.phases.aggregate import aggregate_stage
 from repro.phases.evaluate import evaluate_stage
 from repro.phases.intermediate import intermediate_stage
-from repro.phases.prepare import prepare_stage, synthetic_stage
+from repro.phases.prepare import check_sources, prepare_stage, synthetic_stage
 from repro.phases.pretrained import pretrained_stage
 from repro.phases.target import target_stage
 
@@ -26,6 +26,7 @@ class Plan:
 def build_plan(config: dict) -> Plan:
     inter, tgt = config["intermediate"], config["target"]
     tasks = list(dict.fromkeys(inter["tasks"] + tgt["tasks"]))
+    check_sources(config, tasks)
     synthetic = synthetic_stage(config, tasks) if config["data"]["source"] == "synthetic" else None
     prepared = {t: prepare_stage(config, t, synthetic) for t in tasks}
     pretrained = pretrained_stage(config)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from repro.atomic import write_json
 from repro.engine import Stage
+from repro.errors import ConfigError
 from repro.phases.common import examples_path, write_examples
 from repro.synthetic.generate import generate, writers
 from repro.tasks import DataSource, get_task
@@ -24,12 +25,32 @@ def synthetic_stage(config: dict, tasks: list[str]) -> Stage:
                  describe=f"generate the smoke world's files for {len(names)} tasks (seed {syn['seed']})")
 
 
-def source_for(config: dict) -> DataSource:
+def source_for(config: dict, name: str | None = None) -> DataSource:
+    """The data source of task `name`: data.source / data.dir, or its own [data.task.NAME] keys."""
     d = config["data"]
+    own = d["task"].get(name, {}) if name else {}
     options = {"squad_version": config["intermediate"]["squad_version"],
                "anli_with_snli_mnli": config["intermediate"]["anli_with_snli_mnli"]}
-    root = Path(d["dir"]) if d["dir"] else None
-    return DataSource(d["source"], root, d["cache_dir"] or None, options)
+    root = own.get("dir") or d["dir"]
+    return DataSource(own.get("source") or d["source"], Path(root) if root else None, d["cache_dir"] or None, options)
+
+
+def check_sources(config: dict, tasks: list[str]) -> None:
+    """Fails before anything runs, naming every task whose data cannot be had and the keys that fix it."""
+    problems = []
+    for name in tasks:
+        task = get_task(name)
+        needed = [name] + [t for t in [task.selection_tasks.get(config["target"]["selection"])] if t]
+        for n in needed:
+            src, other = source_for(config, n), get_task(n)
+            problem = other.source_problem(src)
+            if problem:
+                keys = (f'data.task.{n}.dir' if src.kind == "local" else
+                        f'data.task.{n}.source = "local" and data.task.{n}.dir')
+                problems.append(f"  {n}: {problem}; set {keys} = a folder holding {other.folder or n}/ "
+                                f"(README, 'Data layout'), or leave {n} out of the profile's tasks")
+    if problems:
+        raise ConfigError("the data of these tasks cannot be read:\n" + "\n".join(dict.fromkeys(problems)))
 
 
 def task_languages(config: dict, task) -> list[str]:
@@ -44,7 +65,7 @@ def task_languages(config: dict, task) -> list[str]:
 
 def prepare_stage(config: dict, name: str, synthetic: Stage | None) -> Stage:
     task = get_task(name)
-    source = source_for(config)
+    source = source_for(config, name)
     languages = task_languages(config, task)
     test_labels = Path(config["data"]["test_labels"]) if config["data"]["test_labels"] else None
     key = {"task": name, "source": source.kind, "languages": languages, "options": source.options}
@@ -52,6 +73,12 @@ def prepare_stage(config: dict, name: str, synthetic: Stage | None) -> Stage:
         key["data"] = task.source_key(source)
     if test_labels and task.role == "target":
         key["test_labels"] = _label_hashes(test_labels / name)
+    selection_task = task.selection_tasks.get(config["target"]["selection"])
+    if selection_task and task.role == "target":  # e.g. jiant: XNLI checkpoints selected on MNLI dev
+        select_source = source_for(config, selection_task)
+        key["selection"] = {"task": selection_task, "source": select_source.kind,
+                            "data": get_task(selection_task).source_key(select_source)
+                            if select_source.kind != "synthetic" else None}
 
     def run(ctx):
         src = source
@@ -68,7 +95,13 @@ def prepare_stage(config: dict, name: str, synthetic: Stage | None) -> Stage:
                 counts[f"{split}-{lang}"] = len(examples)
                 langs.setdefault(split, []).append(lang)
         if task.role == "target" and task.head != "retrieval":
-            selection = task.read_selection(src, task.train_language)
+            if selection_task:
+                select_src = select_source
+                if select_src.kind == "synthetic":
+                    select_src = DataSource("synthetic", ctx.dep("prepare/synthetic-data") / "data", None, source.options)
+                selection = get_task(selection_task).read(select_src, "dev", task.train_language)
+            else:
+                selection = task.read_selection(src, task.train_language)
             if selection is not None:
                 for i, ex in enumerate(selection):
                     ex.setdefault("id", f"{name}-select-{i}")
@@ -79,7 +112,7 @@ def prepare_stage(config: dict, name: str, synthetic: Stage | None) -> Stage:
         write_json(ctx.out / "info.json", {"task": name, "languages": langs, "counts": counts})
         return {"counts": counts}
 
-    deps = [synthetic] if source.kind == "synthetic" else []
+    deps = [synthetic] if synthetic is not None and (source.kind == "synthetic" or selection_task) else []
     where = {"synthetic": "the smoke world", "local": f"local files under {source.root}/{task.folder or name}",
              "hub": f"the hub ({task.hub_id or 'see task module'})"}[source.kind]
     return Stage("prepare", name, key, run, deps, versions=("datasets",),

@@ -22,6 +22,7 @@ class DataSource:
     root: Path | None = None   # local root: each task reads root/<task folder>/...
     cache_dir: str | None = None
     options: dict | None = None  # task options from the config (e.g. squad_version)
+    streaming: bool = False      # hub: stream rows instead of downloading (check-data reads one row)
 
     @property
     def local(self) -> bool:
@@ -40,6 +41,23 @@ class Task:
     hub_id: str = ""
     folder: str = ""           # local folder name under the data root
     citation: str = ""
+    # Why the hub cannot serve this task (no copy, or a copy that would give incomparable numbers);
+    # non-empty = the task needs local files, checked when the plan is built.
+    hub_refusal: str = ""
+    # Checkpoint selection per protocol (config target.selection): the name of another task whose
+    # English dev split selects this target's checkpoints; a protocol not listed = this task's own dev.
+    selection_tasks: dict[str, str] = {}
+
+    def source_problem(self, source: DataSource) -> str | None:
+        """What stops this task's data from being read from `source` (None = nothing known)."""
+        if source.kind == "hub":
+            return self.hub_refusal or None
+        if source.kind == "local":
+            if source.root is None:
+                return "no local folder is set"
+            if not (Path(source.root) / (self.folder or self.name)).is_dir():
+                return f"{Path(source.root) / (self.folder or self.name)} does not exist"
+        return None
 
     def source_key(self, source: DataSource) -> dict:
         """What identifies this task's input data (goes into the prepare stage's key)."""
@@ -202,10 +220,13 @@ def read_conll(path: Path, ncols: tuple[int, ...] = (1, 2)) -> Iterator[tuple[in
         raise DataError(path, "no sentences: the file is empty")
 
 
-def hub_load(source: DataSource, hub_id: str, config: str | None, split: str):
+def hub_load(source: DataSource, hub_id: str, config: str | None, split: str, revision: str | None = None):
     import datasets
 
-    return datasets.load_dataset(hub_id, config, split=split, cache_dir=source.cache_dir or None)
+    extra = {"revision": revision} if revision else {}
+    if source.streaming:
+        extra["streaming"] = True
+    return datasets.load_dataset(hub_id, config, split=split, cache_dir=source.cache_dir or None, **extra)
 
 
 def require(record: dict, keys, path, line):
