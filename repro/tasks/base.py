@@ -220,10 +220,11 @@ def read_conll(path: Path, ncols: tuple[int, ...] = (1, 2)) -> Iterator[tuple[in
         raise DataError(path, "no sentences: the file is empty")
 
 
-def hub_load(source: DataSource, hub_id: str, config: str | None, split: str, revision: str | None = None):
+def hub_load(source: DataSource, hub_id: str, config: str | None, split: str, revision: str | None = None,
+             data_dir: str | None = None):
     import datasets
 
-    extra = {"revision": revision} if revision else {}
+    extra = {k: v for k, v in (("revision", revision), ("data_dir", data_dir)) if v}
     if source.streaming:
         extra["streaming"] = True
     return datasets.load_dataset(hub_id, config, split=split, cache_dir=source.cache_dir or None, **extra)
