@@ -1,4 +1,4 @@
-"""Command line: `python -m repro {reproduce,status,verify,score}` (also the `repro` console script)."""
+"""Command line: `python -m repro {reproduce,status,verify,check-data,score}` (also the `repro` console script)."""
 from __future__ import annotations
 
 import argparse
@@ -95,6 +95,15 @@ def cmd_verify(args) -> int:
     return verify_run(run_dir, plan, config, args.expected)
 
 
+def cmd_check_data(args) -> int:
+    from repro.checkdata import check_data
+    from repro.config import load_config
+
+    if args.offline:
+        os.environ["HF_HUB_OFFLINE"] = "1"
+    return check_data(load_config(args.profile, args.overrides))
+
+
 def cmd_score(args) -> int:
     from repro.scoring import xtreme
 
@@ -120,6 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--expected", default=None, help="expected-figures file (default: the profile's verify.expected)")
     p.set_defaults(func=cmd_verify)
+    p = sub.add_parser("check-data", help="read one example of every dataset the profile needs (run before a long job)")
+    _common(p)
+    p.add_argument("--offline", action="store_true", help="try no hub load; list the ones not tried")
+    p.set_defaults(func=cmd_check_data)
     p = sub.add_parser("score", help="score an XTREME prediction folder like the official evaluate.py")
     from repro.scoring import xtreme
     xtreme.add_arguments(p)
