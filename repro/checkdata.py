@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass, field
 
 from repro.errors import ReproError
-from repro.phases.prepare import source_for, task_languages
+from repro.sources import source_for, task_languages
 from repro.tasks import DataSource, get_task
 
 # The example fields each head reads (repro/heads/).

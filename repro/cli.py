@@ -29,6 +29,15 @@ def _load(args):
     return config, build_plan(config), run_dir
 
 
+def _check_sources_first(args) -> None:
+    """Every task's data source, checked before the plan's heavy imports (torch, transformers)."""
+    from repro.config import load_config
+    from repro.sources import check_sources
+
+    config = load_config(args.profile, args.overrides)
+    check_sources(config, list(dict.fromkeys(config["intermediate"]["tasks"] + config["target"]["tasks"])))
+
+
 def cmd_reproduce(args) -> int:
     from repro.engine import RunLock, run_stages, topological
 
@@ -36,6 +45,7 @@ def cmd_reproduce(args) -> int:
         raise ReproError("say what to run: --all, or --phase NAME")
     if config_offline := os.environ.get("REPRO_OFFLINE"):
         os.environ.setdefault("HF_HUB_OFFLINE", config_offline)
+    _check_sources_first(args)
     config, plan, run_dir = _load(args)
     stages = plan.stages if args.all else plan.phase(args.phase)
     if not stages:

@@ -7,7 +7,8 @@ from repro.engine import Stage
 from repro.phases.aggregate import aggregate_stage
 from repro.phases.evaluate import evaluate_stage
 from repro.phases.intermediate import intermediate_stage
-from repro.phases.prepare import check_sources, prepare_stage, synthetic_stage
+from repro.phases.prepare import prepare_stage, synthetic_stage
+from repro.sources import check_sources
 from repro.phases.pretrained import pretrained_stage
 from repro.phases.target import target_stage
 

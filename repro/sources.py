@@ -1,0 +1,47 @@
+"""Where each task's data comes from: data.source / data.dir, or the task's own [data.task.NAME] keys;
+and the plan-time check that every task's data can be had. Light on purpose (no torch import), so a
+run that cannot get its data stops within a second, before any heavy module loads."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from repro.errors import ConfigError
+from repro.tasks import DataSource, get_task
+
+
+def source_for(config: dict, name: str | None = None) -> DataSource:
+    """The data source of task `name`: data.source / data.dir, or its own [data.task.NAME] keys."""
+    d = config["data"]
+    own = d["task"].get(name, {}) if name else {}
+    options = {"squad_version": config["intermediate"]["squad_version"],
+               "anli_with_snli_mnli": config["intermediate"]["anli_with_snli_mnli"]}
+    root = own.get("dir") or d["dir"]
+    return DataSource(own.get("source") or d["source"], Path(root) if root else None, d["cache_dir"] or None, options)
+
+
+def check_sources(config: dict, tasks: list[str]) -> None:
+    """Fails before anything runs, naming every task whose data cannot be had and the keys that fix it."""
+    problems = []
+    for name in tasks:
+        task = get_task(name)
+        needed = [name] + [t for t in [task.selection_tasks.get(config["target"]["selection"])] if t]
+        for n in needed:
+            src, other = source_for(config, n), get_task(n)
+            problem = other.source_problem(src)
+            if problem:
+                keys = (f'data.task.{n}.dir' if src.kind == "local" else
+                        f'data.task.{n}.source = "local" and data.task.{n}.dir')
+                problems.append(f"  {n}: {problem}; set {keys} = a folder holding {other.folder or n}/ "
+                                f"(README, 'Data layout'), or leave {n} out of the profile's tasks")
+    if problems:
+        raise ConfigError("the data of these tasks cannot be read:\n" + "\n".join(dict.fromkeys(problems)))
+
+
+def task_languages(config: dict, task) -> list[str]:
+    if task.role == "intermediate":
+        return ["en"]
+    if config["target"]["languages"]:
+        return list(config["target"]["languages"])
+    if config["data"]["source"] == "synthetic":
+        return list(config["synthetic"]["languages"])
+    return list(task.languages)
