@@ -29,8 +29,11 @@ def check_sources(config: dict, tasks: list[str]) -> None:
             src, other = source_for(config, n), get_task(n)
             problem = other.source_problem(src)
             if problem:
-                keys = (f'data.task.{n}.dir' if src.kind == "local" else
-                        f'data.task.{n}.source = "local" and data.task.{n}.dir')
+                own = config["data"]["task"].get(n, {})
+                if src.kind == "hub":
+                    keys = f'data.task.{n}.source = "local" and data.task.{n}.dir'
+                else:
+                    keys = f"data.task.{n}.dir" if own.get("source") or own.get("dir") else f"data.dir (or data.task.{n}.dir)"
                 problems.append(f"  {n}: {problem}; set {keys} = a folder holding {other.folder or n}/ "
                                 f"(README, 'Data layout'), or leave {n} out of the profile's tasks")
     if problems:

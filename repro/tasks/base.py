@@ -56,7 +56,7 @@ class Task:
             if source.root is None:
                 return "no local folder is set"
             if not (Path(source.root) / (self.folder or self.name)).is_dir():
-                return f"{Path(source.root) / (self.folder or self.name)} does not exist"
+                return f"{Path(source.root) / (self.folder or self.name)}: data for task {self.name!r} not found"
         return None
 
     def source_key(self, source: DataSource) -> dict:
