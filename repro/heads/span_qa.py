@@ -52,6 +52,7 @@ class SpanQAHead(Head):
             for f in windows:
                 ctx, offsets = f.pop("context_positions"), f["offsets"]
                 if train:
+                    del f["max_context"]  # decoding only
                     # The answer outside this window (or cut by its edge): the target is CLS (position 0),
                     # for SQuAD v1.1 too: jiant and XTREME keep such windows (out_of_span -> cls_index).
                     f["start_positions"], f["end_positions"] = 0, 0
