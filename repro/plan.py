@@ -8,7 +8,7 @@ from repro.phases.aggregate import aggregate_stage
 from repro.phases.evaluate import evaluate_stage
 from repro.phases.intermediate import intermediate_stage
 from repro.phases.prepare import prepare_stage, synthetic_stage
-from repro.sources import check_sources
+from repro.sources import check_sources, with_selection_tasks
 from repro.phases.pretrained import pretrained_stage
 from repro.phases.target import target_stage
 
@@ -28,7 +28,7 @@ def build_plan(config: dict) -> Plan:
     inter, tgt = config["intermediate"], config["target"]
     tasks = list(dict.fromkeys(inter["tasks"] + tgt["tasks"]))
     check_sources(config, tasks)
-    synthetic = synthetic_stage(config, tasks) if config["data"]["source"] == "synthetic" else None
+    synthetic = synthetic_stage(config, with_selection_tasks(config, tasks)) if config["data"]["source"] == "synthetic" else None
     prepared = {t: prepare_stage(config, t, synthetic) for t in tasks}
     pretrained = pretrained_stage(config)
     stages: list[Stage] = ([synthetic] if synthetic else []) + list(prepared.values()) + [pretrained]

@@ -19,25 +19,29 @@ def source_for(config: dict, name: str | None = None) -> DataSource:
     return DataSource(own.get("source") or d["source"], Path(root) if root else None, d["cache_dir"] or None, options)
 
 
+def with_selection_tasks(config: dict, tasks: list[str]) -> list[str]:
+    """`tasks` plus the tasks whose dev splits select their checkpoints under target.selection."""
+    extra = [get_task(t).selection_tasks.get(config["target"]["selection"]) for t in tasks
+             if get_task(t).role == "target"]
+    return list(dict.fromkeys(tasks + [t for t in extra if t]))
+
+
 def check_sources(config: dict, tasks: list[str]) -> None:
     """Fails before anything runs, naming every task whose data cannot be had and the keys that fix it."""
     problems = []
-    for name in tasks:
-        task = get_task(name)
-        needed = [name] + [t for t in [task.selection_tasks.get(config["target"]["selection"])] if t]
-        for n in needed:
-            src, other = source_for(config, n), get_task(n)
-            problem = other.source_problem(src)
-            if problem:
-                own = config["data"]["task"].get(n, {})
-                if src.kind == "hub":
-                    keys = f'data.task.{n}.source = "local" and data.task.{n}.dir'
-                else:
-                    keys = f"data.task.{n}.dir" if own.get("source") or own.get("dir") else f"data.dir (or data.task.{n}.dir)"
-                problems.append(f"  {n}: {problem}; set {keys} = a folder holding {other.folder or n}/ "
-                                f"(README, 'Data layout'), or leave {n} out of the profile's tasks")
+    for n in with_selection_tasks(config, tasks):
+        src, task = source_for(config, n), get_task(n)
+        problem = task.source_problem(src)
+        if problem:
+            own = config["data"]["task"].get(n, {})
+            if src.kind == "hub":
+                keys = f'data.task.{n}.source = "local" and data.task.{n}.dir'
+            else:
+                keys = f"data.task.{n}.dir" if own.get("source") or own.get("dir") else f"data.dir (or data.task.{n}.dir)"
+            problems.append(f"  {n}: {problem}; set {keys} = a folder holding {task.folder or n}/ "
+                            f"(README, 'Data layout'), or leave {n} out of the profile's tasks")
     if problems:
-        raise ConfigError("the data of these tasks cannot be read:\n" + "\n".join(dict.fromkeys(problems)))
+        raise ConfigError("the data of these tasks cannot be read:\n" + "\n".join(problems))
 
 
 def task_languages(config: dict, task) -> list[str]:
