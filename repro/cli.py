@@ -1,4 +1,4 @@
-"""Command line: `python -m repro {reproduce,status,verify,score}` (also the `repro` console script)."""
+"""Command line: `python -m repro {reproduce,status,verify,check-data,score}` (also the `repro` console script)."""
 from __future__ import annotations
 
 import argparse
@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from repro.atomic import write_json
+from repro.checkdata import check_data
 from repro.config import load_config
 from repro.engine import RunLock, is_done, run_stages, stage_dir, stage_status, topological
 from repro.errors import ReproError
@@ -39,7 +40,7 @@ def cmd_reproduce(args) -> int:
 
     if not args.all and not args.phase:
         raise ReproError("say what to run: --all, or --phase NAME")
-    config, plan, run_dir = _load(args)
+    config, plan, run_dir = _load(args)  # the plan checks every task's data source before anything runs
     stages = plan.stages if args.all else plan.phase(args.phase)
     if not stages:
         raise ReproError(f"no stages in phase {args.phase!r}; phases: prepare, pretrained, intermediate, target, evaluate, aggregate")
@@ -94,6 +95,12 @@ def cmd_verify(args) -> int:
     return verify_run(run_dir, plan, config, args.expected)
 
 
+def cmd_check_data(args) -> int:
+    if args.offline:
+        os.environ["HF_HUB_OFFLINE"] = "1"
+    return check_data(load_config(args.profile, args.overrides))
+
+
 def cmd_score(args) -> int:
     """Score, write the report atomically and print a summary; exit 2 with one line on a bad file."""
 
@@ -142,6 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--expected", default=None, help="expected-figures file (default: the profile's verify.expected)")
     p.set_defaults(func=cmd_verify)
+    p = sub.add_parser("check-data", help="read one example of every dataset the profile needs (run before a long job)")
+    _common(p)
+    p.add_argument("--offline", action="store_true", help="try no hub load; list the ones not tried")
+    p.set_defaults(func=cmd_check_data)
     p = sub.add_parser("score", help="score an XTREME prediction folder like the official evaluate.py")
     _score_arguments(p)
     p.set_defaults(func=cmd_score)

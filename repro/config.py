@@ -14,8 +14,15 @@ from repro.errors import ConfigError
 from repro.tasks import REGISTRY
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
-# Tables whose keys are free (per-task overrides): only their leaves are type-checked against defaults.
-FREE_TABLES = {("intermediate", "task"), ("target", "task")}
+# Tables whose keys are free (per-task overrides): their leaves are type-checked against a template.
+FREE_TABLES = {("intermediate", "task"), ("target", "task"), ("data", "task")}
+DATA_TASK_KEYS = ("source", "dir")  # [data.task.NAME]: where one task's data comes from
+
+
+def _free_template(root: dict, prefix: tuple) -> dict:
+    if prefix == ("data", "task"):
+        return {k: root["data"][k] for k in DATA_TASK_KEYS}
+    return root[prefix[0]]["defaults"]
 
 
 def profile_path(name_or_path: str) -> Path:
@@ -45,7 +52,7 @@ def _check(defaults: dict, values: dict, where: str, prefix: tuple = (), root: d
         if prefix in FREE_TABLES:  # [phase.task.NAME]: same keys and types as [phase.defaults]
             if not isinstance(value, dict):
                 raise ConfigError(f"{where}: {dotted} must be a table of overrides")
-            _check(root[prefix[0]]["defaults"], value, where, path, root)
+            _check(_free_template(root, prefix), value, where, path, root)
             continue
         if key not in defaults:
             raise ConfigError(f"{where}: unknown config key {dotted!r}")
@@ -127,6 +134,15 @@ def _check_values(config: dict) -> None:
         for name in config[phase]["task"]:
             if name not in REGISTRY and name not in ("multitask", "mlm"):
                 raise ConfigError(f"{phase}.task.{name}: no such task")
+    if config["data"]["source"] not in ("hub", "local", "synthetic"):
+        raise ConfigError(f"data.source: {config['data']['source']!r} is not one of hub, local, synthetic")
+    for name, over in config["data"]["task"].items():
+        if name not in REGISTRY:
+            raise ConfigError(f"data.task.{name}: no such task")
+        if over.get("source", "") not in ("", "hub", "local"):
+            raise ConfigError(f"data.task.{name}.source: {over['source']!r} is not one of hub, local")
+    if config["target"]["selection"] not in ("jiant", "xtreme"):
+        raise ConfigError(f"target.selection: {config['target']['selection']!r} is not one of jiant, xtreme")
     for key, langs in (("synthetic.languages", config["synthetic"]["languages"]),
                        ("target.languages", config["target"]["languages"])):
         for lang in langs:

@@ -9,6 +9,7 @@ from repro.phases.aggregate import aggregate_stage
 from repro.phases.evaluate import evaluate_stage
 from repro.phases.intermediate import intermediate_stage
 from repro.phases.prepare import prepare_stage, synthetic_stage
+from repro.sources import check_sources, with_selection_tasks
 from repro.phases.pretrained import pretrained_stage
 from repro.phases.target import target_stage
 
@@ -40,7 +41,8 @@ def target_encoders(config: dict) -> list[str]:
 def build_plan(config: dict) -> Plan:
     inter, tgt = config["intermediate"], config["target"]
     tasks = list(dict.fromkeys(inter["tasks"] + tgt["tasks"]))
-    synthetic = synthetic_stage(config, tasks) if config["data"]["source"] == "synthetic" else None
+    check_sources(config, tasks)
+    synthetic = synthetic_stage(config, with_selection_tasks(config, tasks)) if config["data"]["source"] == "synthetic" else None
     prepared = {t: prepare_stage(config, t, synthetic) for t in tasks}
     pretrained = pretrained_stage(config)
     stages: list[Stage] = ([synthetic] if synthetic else []) + list(prepared.values()) + [pretrained]

@@ -108,13 +108,18 @@ def read_conll(path: Path, ncols: tuple[int, ...] = (1, 2)) -> Iterator[tuple[in
 HUB_SPLITS = {"train": "train", "dev": "validation", "test": "test"}
 
 
-def hub_load(source, hub_id: str, config: str | None, split: str):
+def hub_load(source, hub_id: str, config: str | None, split: str, revision: str | None = None,
+             data_dir: str | None = None):
     """One split of a hub dataset (`split` in the package's names or the hub's), cached under the
-    source's cache_dir. Imported lazily: datasets is heavy and local runs never need it."""
+    source's cache_dir, streamed when the source says so (check-data reads one row). Imported lazily:
+    datasets is heavy and local runs never need it."""
     import datasets
 
+    extra = {k: v for k, v in (("revision", revision), ("data_dir", data_dir)) if v}
+    if source.streaming:
+        extra["streaming"] = True
     return datasets.load_dataset(hub_id, config, split=HUB_SPLITS.get(split, split),
-                                 cache_dir=source.cache_dir or None)
+                                 cache_dir=source.cache_dir or None, **extra)
 
 
 def require(record: dict, keys, path, line):

@@ -304,9 +304,11 @@ def test_hub_rows_become_the_same_examples(monkeypatch, task):
     module = importlib.import_module(f"repro.tasks.{task}")
     calls = []
 
-    def fake_hub_load(source, hub_id, config, split):
+    def fake_hub_load(source, hub_id, config, split, **kwargs):
         hub_split = HUB_SPLITS.get(split, split)  # the name datasets sees
         calls.append((hub_id, config, hub_split))
+        if task == "cosmosqa":  # a script dataset: read from the hub's Parquet conversion
+            assert kwargs == {"revision": "refs/convert/parquet", "data_dir": "default"}
         return HUB_ROWS.get((task, hub_id, config, hub_split), [])
 
     monkeypatch.setattr(module, "hub_load", fake_hub_load)

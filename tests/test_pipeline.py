@@ -47,8 +47,13 @@ def test_changed_target_setting_marks_only_target_side_stale(mini_run):
     assert state["target/mnli__panx-s1"] == "done" and state["intermediate/mnli-s1"] == "done"
 
 
-def test_paper_dry_run_lists_the_whole_grid():
-    out = repro("reproduce", "--all", "--profile", "paper", "--dry-run").stdout
+def test_paper_dry_run_lists_the_whole_grid(tmp_path):
+    # CCG, BUCC and UD-POS are local in the paper profile: the plan needs their folders to exist.
+    sets = []
+    for task in ("ccg", "bucc2018", "udpos"):
+        (tmp_path / task).mkdir()
+        sets += ["--set", f'data.task.{task}.dir="{tmp_path}"']
+    out = repro("reproduce", "--all", "--profile", "paper", "--dry-run", *sets).stdout
     counts = dict(re.findall(r"(\w+) (\d+)", out.splitlines()[-1]))
     # 9 intermediate + 9 target tasks prepared; one pretrained encoder; 9 tasks + multi-task;
     # (baseline + 10 intermediate encoders) x 9 targets trained/retrieved and evaluated; one table.

@@ -10,13 +10,12 @@ from pathlib import Path
 import pytest
 from conftest import write_file
 
-import repro.tasks.bucc2018 as bucc_module
 import repro.tasks.mlqa as mlqa_module
 import repro.tasks.pawsx as pawsx_module
 import repro.tasks.tydiqa as tydiqa_module
 import repro.tasks.udpos as udpos_module
 import repro.tasks.xtreme_formats as xtreme_formats
-from repro.errors import DataError
+from repro.errors import DataError, ReproError
 from repro.heads import get_head
 from repro.readers import HUB_SPLITS
 from repro.synthetic.generate import generate
@@ -325,14 +324,10 @@ def test_bucc_errors_name_file_and_line(tmp_path):
         read("bucc2018", tmp_path, "dev", "de")
 
 
-def test_bucc_hub_warns_and_builds_corpora_from_pairs(monkeypatch):
-    rows = [{"source_lang": "fr-1", "target_lang": "en-5", "source_sentence": "Bonjour\n", "target_sentence": "Hello\n"},
-            {"source_lang": "fr-2", "target_lang": "en-6", "source_sentence": "Merci", "target_sentence": "Thanks"}]
-    monkeypatch.setattr(bucc_module, "hub_load", lambda source, hub_id, config, split: rows)
-    with pytest.warns(UserWarning, match="cannot reproduce XTREME's mining"):
-        (ex,) = get_task("bucc2018").read(DataSource("hub"), "test", "fr")
-    assert (ex["source_ids"], ex["source"], ex["english"]) == (["fr-1", "fr-2"], ["Bonjour", "Merci"], ["Hello", "Thanks"])
-    assert ex["gold"] == [["fr-1", "en-5"], ["fr-2", "en-6"]]
+def test_bucc_hub_is_refused():
+    # google/xtreme bucc18 holds only gold pairs (no distractors): mining it would inflate F1.
+    with pytest.raises(ReproError, match="only the gold pairs"):
+        get_task("bucc2018").read(DataSource("hub"), "test", "fr")
 
 
 def test_tatoeba_reads_and_rejects_line_count_mismatch(tmp_path):

@@ -1,5 +1,5 @@
 """Extractive QA (SQuAD, XQuAD, MLQA, TyDiQA-GoldP): sliding windows over the context with a doc
-stride, start/end logits, n-best decoding with a maximum answer length; SQuAD 2.0 adds "no answer"
+step (doc_stride, as jiant and XTREME), start/end logits, n-best decoding with a maximum answer length; SQuAD 2.0 adds "no answer"
 (the CLS position), predicted when its score beats the best span (threshold 0, as SQuAD 2.0's script)."""
 from __future__ import annotations
 
@@ -32,33 +32,41 @@ class SpanQAHead(Head):
         return None
 
     def featurize(self, task, examples, tokenizer, settings, train):
-        questions = []
-        for ex in examples:  # cut the question to max_query_length pieces without re-decoding it
-            q = ex["question"].lstrip()
-            enc = tokenizer(q, add_special_tokens=False, return_offsets_mapping=True)
-            if len(enc["input_ids"]) > settings["max_query_length"]:
-                q = q[:enc["offset_mapping"][settings["max_query_length"] - 1][1]]
-            questions.append(q)
-        enc = tokenizer(questions, [ex["context"] for ex in examples], truncation="only_second",
-                        max_length=settings["max_seq_length"], stride=settings["doc_stride"],
-                        return_overflowing_tokens=True, return_offsets_mapping=True, padding=False)
+        max_len, step = settings["max_seq_length"], settings["doc_stride"]
+        specials = tokenizer.num_special_tokens_to_add(pair=True)
         feats = []
-        for j, i in enumerate(enc["overflow_to_sample_mapping"]):
-            ex, seq_ids, offsets = examples[i], enc.sequence_ids(j), enc["offset_mapping"][j]
-            ctx = [k for k, s in enumerate(seq_ids) if s == 1]
-            f = {"input_ids": enc["input_ids"][j], "example": i,
-                 "offsets": [tuple(o) if s == 1 else None for o, s in zip(offsets, seq_ids)]}
-            if train:
-                f["start_positions"], f["end_positions"] = 0, 0  # CLS: answer absent from this window
-                if ex["answers"] and ctx:
-                    a = ex["answers"][0]
-                    start_char, end_char = a["answer_start"], a["answer_start"] + len(a["text"])
-                    if offsets[ctx[0]][0] <= start_char and offsets[ctx[-1]][1] >= end_char:
-                        f["start_positions"] = next(k for k in ctx if offsets[k][1] > start_char)
-                        f["end_positions"] = next(k for k in reversed(ctx) if offsets[k][0] < end_char)
-                    elif not task.allows_no_answer(settings):
-                        continue  # SQuAD 1.1 style: windows without the answer carry no signal
-            feats.append(f)
+        for i, ex in enumerate(examples):
+            question, query_len = _cut_question(tokenizer, ex["question"], settings["max_query_length"])
+            # jiant and XTREME (HF's squad_convert_example_to_features) read doc_stride as the STEP between
+            # window starts; a fast tokenizer's `stride` is the OVERLAP, so convert as they do:
+            # overlap = max_len - doc_stride - query - specials (0 when doc_stride exceeds a window's room).
+            room = max_len - query_len - specials
+            overlap = max(0, room - step)
+            enc = tokenizer(question, ex["context"], truncation="only_second", max_length=max_len,
+                            stride=overlap, return_overflowing_tokens=True,
+                            return_offsets_mapping=True, padding=False)
+            windows = []
+            for j in range(len(enc["input_ids"])):
+                seq_ids, offsets = enc.sequence_ids(j), enc["offset_mapping"][j]
+                ctx = [k for k, sid in enumerate(seq_ids) if sid == 1]
+                windows.append({"input_ids": enc["input_ids"][j], "example": i,
+                                "offsets": [tuple(o) if sid == 1 else None for o, sid in zip(offsets, seq_ids)],
+                                "context_positions": ctx})
+            _mark_max_context(windows, room - overlap)
+            for f in windows:
+                ctx, offsets = f.pop("context_positions"), f["offsets"]
+                if train:
+                    del f["max_context"]  # decoding only
+                    # The answer outside this window (or cut by its edge): the target is CLS (position 0),
+                    # for SQuAD v1.1 too: jiant and XTREME keep such windows (out_of_span -> cls_index).
+                    f["start_positions"], f["end_positions"] = 0, 0
+                    if ex["answers"] and ctx:
+                        a = ex["answers"][0]
+                        start_char, end_char = a["answer_start"], a["answer_start"] + len(a["text"])
+                        if offsets[ctx[0]][0] <= start_char and offsets[ctx[-1]][1] >= end_char:
+                            f["start_positions"] = next(k for k in ctx if offsets[k][1] > start_char)
+                            f["end_positions"] = next(k for k in reversed(ctx) if offsets[k][0] < end_char)
+                feats.append(f)
         return feats
 
     def collate(self, features, pad_id):
@@ -84,6 +92,8 @@ class SpanQAHead(Head):
             starts = torch.argsort(start, descending=True)[:n_best].tolist()
             ends = torch.argsort(end, descending=True)[:n_best].tolist()
             for s in starts:
+                if not f["max_context"][s]:  # the token is scored in the window where it has most context
+                    continue
                 for e in ends:
                     if f["offsets"][s] is None or f["offsets"][e] is None or e < s or e - s + 1 > max_len:
                         continue
@@ -134,3 +144,31 @@ class SpanQAHead(Head):
     def headline(self, metrics):
         """XTREME's QA number: (EM + F1) / 2."""
         return (metrics["exact_match"] + metrics["f1"]) / 2
+def _cut_question(tokenizer, question: str, max_query_length: int) -> tuple[str, int]:
+    """The question cut to max_query_length pieces (without re-decoding it) and its length in pieces."""
+    q = question.lstrip()
+    enc = tokenizer(q, add_special_tokens=False, return_offsets_mapping=True)
+    if len(enc["input_ids"]) > max_query_length:
+        q = q[:enc["offset_mapping"][max_query_length - 1][1]]
+        return q, len(tokenizer(q, add_special_tokens=False)["input_ids"])
+    return q, len(enc["input_ids"])
+
+
+def _mark_max_context(windows: list[dict], step: int) -> None:
+    """Sets each window's `max_context` (one flag per position): True where this window gives the context
+    token its largest context, min(tokens left, tokens right) + 0.01 * window length, the first window on
+    ties (the original BERT SQuAD code's `_check_is_max_context`, kept by jiant and XTREME). Window j's
+    context starts at token j * step of the context."""
+    spans = [(j * step, len(w["context_positions"])) for j, w in enumerate(windows)]
+    best: dict[int, tuple[float, int]] = {}
+    for j, (start, n) in enumerate(spans):
+        for token in range(start, start + n):
+            score = min(token - start, start + n - 1 - token) + 0.01 * n
+            if token not in best or score > best[token][0]:
+                best[token] = (score, j)
+    for j, w in enumerate(windows):
+        flags = [False] * len(w["input_ids"])
+        for k, pos in enumerate(w["context_positions"]):
+            flags[pos] = best[spans[j][0] + k][1] == j
+        w["max_context"] = flags
+

@@ -31,7 +31,7 @@ from repro.modeling import (
     save_encoder,
 )
 from repro.phases.common import examples_path, first_n, read_examples, set_seed, write_examples
-from repro.phases.prepare import source_for, task_options
+from repro.sources import source_for, task_options
 from repro.tasks import REGISTRY, DataSource, get_task
 from repro.tasks.mlm_text import MLMText, read_text, split_heldout
 from repro.training import TaskData, train

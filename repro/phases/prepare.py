@@ -8,6 +8,7 @@ from pathlib import Path
 from repro.atomic import sha256_file, write_json
 from repro.engine import Stage
 from repro.phases.common import examples_path, write_examples
+from repro.sources import source_for, task_languages
 from repro.synthetic.generate import generate, has_writer
 from repro.tasks import DataSource, get_task
 
@@ -24,28 +25,6 @@ def synthetic_stage(config: dict, tasks: list[str]) -> Stage:
                  describe=f"generate the smoke world's files for {len(names)} tasks (seed {syn['seed']})")
 
 
-def task_options(config: dict, task) -> dict:
-    """The values of the [intermediate] options this task declares (Task.config_options): only they
-    enter its keys, so changing one task's option re-runs that task's stages alone."""
-    return {k: config["intermediate"][k] for k in task.config_options}
-
-
-def source_for(config: dict, task) -> DataSource:
-    d = config["data"]
-    root = Path(d["dir"]) if d["dir"] else None
-    return DataSource(d["source"], root, d["cache_dir"] or None, task_options(config, task))
-
-
-def task_languages(config: dict, task) -> list[str]:
-    if task.role == "intermediate":
-        return ["en"]
-    if config["target"]["languages"]:
-        return list(config["target"]["languages"])
-    if config["data"]["source"] == "synthetic":
-        return list(config["synthetic"]["languages"])
-    return list(task.languages)
-
-
 def prepare_stage(config: dict, name: str, synthetic: Stage | None) -> Stage:
     task = get_task(name)
     source = source_for(config, task)
@@ -56,6 +35,12 @@ def prepare_stage(config: dict, name: str, synthetic: Stage | None) -> Stage:
         inputs["data"] = task.source_key(source)
     if test_labels and task.role == "target":
         inputs["test_labels"] = _label_hashes(test_labels / name)
+    selection_task = task.selection_tasks.get(config["target"]["selection"])
+    if selection_task and task.role == "target":  # e.g. jiant: XNLI checkpoints selected on MNLI dev
+        select_source = source_for(config, get_task(selection_task))
+        inputs["selection"] = {"task": selection_task, "source": select_source.kind,
+                            "data": get_task(selection_task).source_key(select_source)
+                            if select_source.kind != "synthetic" else None}
 
     def run(ctx):
         src = source
@@ -72,7 +57,13 @@ def prepare_stage(config: dict, name: str, synthetic: Stage | None) -> Stage:
                 counts[f"{split}-{lang}"] = len(examples)
                 langs.setdefault(split, []).append(lang)
         if task.role == "target" and task.head_impl.trainable:  # selection data for target training
-            selection = task.read_selection(src, task.train_language)
+            if selection_task:
+                select_src = select_source
+                if select_src.kind == "synthetic":
+                    select_src = DataSource("synthetic", ctx.dep("prepare/synthetic-data") / "data", None, source.options)
+                selection = get_task(selection_task).read(select_src, "dev", task.train_language)
+            else:
+                selection = task.read_selection(src, task.train_language)
             if selection is not None:
                 for i, ex in enumerate(selection):
                     ex.setdefault("id", f"{name}-select-{i}")
@@ -83,7 +74,7 @@ def prepare_stage(config: dict, name: str, synthetic: Stage | None) -> Stage:
         write_json(ctx.out / "info.json", {"task": name, "languages": langs, "counts": counts})
         return {"counts": counts}
 
-    deps = [synthetic] if source.kind == "synthetic" else []
+    deps = [synthetic] if synthetic is not None and (source.kind == "synthetic" or selection_task) else []
     where = {"synthetic": "the smoke world", "local": f"local files under {source.root}/{task.folder or name}",
              "hub": f"the hub ({task.hub_id or 'see task module'})"}[source.kind]
     return Stage("prepare", name, inputs, run, deps, versions=("datasets",),

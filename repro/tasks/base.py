@@ -25,6 +25,7 @@ class DataSource:
     root: Path | None = None   # local root: each task reads root/<task folder>/...
     cache_dir: str | None = None
     options: dict | None = None  # the task's option values from the config (its Task.config_options)
+    streaming: bool = False      # hub: stream rows instead of downloading (check-data reads one row)
 
     @property
     def local(self) -> bool:
@@ -57,10 +58,27 @@ class Task:
     hub_id: str = ""
     folder: str = ""           # local folder name under the data root (default: the task name)
     config_options: tuple[str, ...] = ()  # [intermediate] config keys that shape this task's data or features
+    # Why the hub cannot serve this task (no copy, or a copy that would give incomparable numbers);
+    # non-empty = the task needs local files, checked when the plan is built.
+    hub_refusal: str = ""
+    # Checkpoint selection per protocol (config target.selection): the name of another task whose
+    # English dev split selects this target's checkpoints; a protocol not listed = this task's own dev.
+    selection_tasks: dict[str, str] = {}
     # ---- retrieval (targets with head "retrieval") ----
     retrieval_layer_key = "layer"  # which retrieval.* key names the layer this task reads
 
     # ---- data hooks ----
+
+    def source_problem(self, source: DataSource) -> str | None:
+        """What stops this task's data from being read from `source` (None = nothing known)."""
+        if source.kind == "hub":
+            return self.hub_refusal or None
+        if source.kind == "local":
+            if source.root is None:
+                return "no local folder is set"
+            if not (Path(source.root) / (self.folder or self.name)).is_dir():
+                return f"{Path(source.root) / (self.folder or self.name)}: data for task {self.name!r} not found"
+        return None
 
     def source_key(self, source: DataSource) -> dict:
         """What identifies this task's input data (goes into the prepare stage's key)."""

@@ -1,9 +1,12 @@
 """BUCC 2018: mining translation pairs from comparable corpora (de fr ru zh, each against en), straight
-from the encoder (no training); set-based F1 over (srcID, enID) pairs (google-research/xtreme @838c13b: evaluate.py bucc_f1, third_party/utils_retrieve.py).
+from the encoder (no training); set-based F1 over (srcID, enID) pairs (google-research/xtreme
+scripts/download_data.sh `download_bucc18`, evaluate.py `bucc_f1`; LASER tasks/bucc).
 
 Local layout (XTREME): bucc2018/{xx}-en.{dev,test}.{xx} and {xx}-en.{dev,test}.en, one `ID TAB sentence`
 per line, and {xx}-en.dev.gold with `srcID TAB enID` lines. Dev is BUCC's "sample" set, test its
 "training" set; XTREME deletes the test gold, so {xx}-en.test.gold is read only if present.
+
+The hub is refused (hub_refusal): its bucc18 configs lack the distractor sentences.
 
 Procedure (XTREME's scripts/run_bucc2018.sh, after LASER's bucc.sh): mine each split with the ratio margin; on dev choose the
 score threshold that maximises F1 against the dev gold; on test extract the pairs scoring at least the
@@ -11,12 +14,11 @@ score threshold that maximises F1 against the dev gold; on test extract the pair
 """
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 from repro.atomic import write_text
 from repro.errors import DataError, ReproError
-from repro.readers import HUB_SPLITS, hub_load, read_tsv, require
+from repro.readers import read_tsv
 from repro.retrieval import bucc_extract, bucc_mine, bucc_optimize_threshold
 from repro.scoring.metrics import bucc_f1
 from repro.tasks.base import Task, register
@@ -62,6 +64,12 @@ class BUCC2018(Task):
     retrieval_layer_key = "bucc_layer"
     count_checked = False            # predictions are a set of pairs, not one line per gold item
     hub_id = "google/xtreme"
+    # google/xtreme's bucc18.* configs hold one gold pair per row: the comparable corpora's distractor
+    # sentences are absent, so mining them would inflate F1 (huggingface.co/datasets/google/xtreme
+    # commit 8c076cd2: one example per gold pair).
+    hub_refusal = ("the hub copy (google/xtreme bucc18.*) holds only the gold pairs, without the comparable corpora's "
+                   "distractor sentences, so its F1 is not BUCC's; use the LIMSI BUCC 2018 files as XTREME's "
+                   "download_data.sh leaves them (bucc2018/<l>-en.{dev,test}.{<l>,en}, <l>-en.dev.gold)")
 
     def split_languages(self, split, languages):
         # Each language is paired with English; English itself is not a BUCC language.
@@ -76,26 +84,13 @@ class BUCC2018(Task):
         if split == "dev" or gold_path.is_file():  # dev gold is required: it tunes the threshold
             gold = read_gold(gold_path, source_ids, english_ids)
             if split == "dev" and not gold:
-                raise DataError(gold_path, "no gold pairs; the dev gold tunes the mining threshold (google-research/xtreme @838c13b: scripts/run_bucc2018.sh, after LASER's bucc.sh)")
+                raise DataError(gold_path, "no gold pairs; the dev gold tunes the mining threshold (LASER tasks/bucc/bucc.sh)")
         yield {"id": f"bucc2018-{split}-{lang}", "source_ids": source_ids, "source": source_texts,
                "english_ids": english_ids, "english": english_texts, "gold": gold}
 
     def read_hub(self, source, split, lang):
-        warnings.warn("google/xtreme bucc18 holds only the gold pairs, without the distractor sentences of the "
-                      "comparable corpora, so it cannot reproduce XTREME's mining (BUCC 2018 shared task, Zweigenbaum et al. 2018; XTREME's layout); use the LIMSI "
-                      "BUCC 2018 archives in XTREME's layout for comparable numbers.", stacklevel=2)
-        config, hub_split = f"bucc18.{lang}", HUB_SPLITS[split]
-        where = f"hub:{self.hub_id}/{config}/{hub_split}"
-        src, en, gold = {}, {}, []
-        for i, r in enumerate(hub_load(source, self.hub_id, config, hub_split)):
-            # The hub's source_lang/target_lang fields hold the sentence IDs despite their names.
-            require(r, ("source_lang", "target_lang", "source_sentence", "target_sentence"), where, f"row {i}")
-            s, t = r["source_lang"].strip(), r["target_lang"].strip()
-            src.setdefault(s, r["source_sentence"].rstrip("\n"))
-            en.setdefault(t, r["target_sentence"].rstrip("\n"))
-            gold.append([s, t])
-        yield {"id": f"bucc2018-{split}-{lang}", "source_ids": list(src), "source": list(src.values()),
-               "english_ids": list(en), "english": list(en.values()), "gold": gold}
+        raise ReproError(f"bucc2018: {self.hub_refusal}; set data.task.bucc2018.source = \"local\" and "
+                         "data.task.bucc2018.dir")
 
     def file_metric(self, predictions, gold, lang):
         return bucc_f1(predictions, gold)

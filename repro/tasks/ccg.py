@@ -2,7 +2,8 @@ r"""CCG supertagging (intermediate): one CCG lexical category per token of CCGba
 2007); tagging head; token accuracy (jiant's CCGEvaluationScheme).
 
 CCGbank is licensed (LDC2005T13), so there is no hub copy and no downloader (jiant has none either): supply
-it as local files, also when every other task comes from the hub (then set data.dir to their root):
+it as local files, also when every other task comes from the hub (set [data.task.ccg] source = "local" and
+dir = their root, or data.dir):
 
     <data.dir>/ccg/ccg.train
     <data.dir>/ccg/ccg.dev
@@ -46,10 +47,18 @@ class CCG(Task):
         """Token accuracy over all supertags (jiant's CCGEvaluationScheme)."""
         pairs = [(p, g) for ps, gs in zip(predictions, gold) for p, g in zip(ps, gs)]
         return {"token_accuracy": 100 * sum(p == g for p, g in pairs) / max(len(pairs), 1)}
+    hub_refusal = ("CCGbank (LDC2005T13) is licensed and not on the Hugging Face hub; supply ccg/ccg.train and "
+                   "ccg/ccg.dev (tokens TAB supertags, one sentence per line; see repro/tasks/ccg.py)")
+
+    def source_problem(self, source):
+        # A hub run that has CCGbank under data.dir reads it from there (the one task without a hub copy).
+        if source.kind == "hub" and source.root is not None and (Path(source.root) / self.folder).is_dir():
+            return None
+        return super().source_problem(source)
 
     def source_key(self, source):
-        # Always local files, even in a hub run. A hub run without them still plans (e.g. --dry-run);
-        # preparing ccg then fails with _where_message().
+        # Always local files, even in a hub run; a hub run without them is refused when the plan is built
+        # (source_problem), so {"local_files": None} only keys a task object used outside a plan.
         if not source.local and (source.root is None or not (Path(source.root) / self.folder).is_dir()):
             return {"local_files": None}
         return super().source_key(DataSource("local", source.root))

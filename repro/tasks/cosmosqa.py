@@ -2,7 +2,12 @@
 
 Local files: the release's cosmosqa/{train,valid}.csv (header id,context,question,answer0,...,answer3,label;
 standard CSV quoting), or cosmosqa/{train,valid}.jsonl with the same fields; the .csv is used when both
-exist. Hub: allenai/cosmos_qa. As in jiant's cosmosqa task, the context is `context + " " + question`.
+exist. As in jiant's cosmosqa task, the context is `context + " " + question`.
+
+Hub: allenai/cosmos_qa is a loading-script dataset, which datasets >= 4 refuses to run ("Dataset scripts
+are no longer supported", huggingface/datasets issue #7693). Its rows are read from the hub's own Parquet
+conversion instead (the dataset viewer's `refs/convert/parquet` branch, one folder per config: `default/`),
+the same columns the script produced (id, context, question, answer0-3, label).
 
 Dataset: Huang et al. 2019, Cosmos QA (EMNLP).
 """
@@ -48,6 +53,7 @@ class CosmosQA(Task):
     role, head, metric = "intermediate", "multiple_choice", "accuracy"
     splits = ("train", "dev")
     hub_id = "allenai/cosmos_qa"
+    hub_revision, hub_data_dir = "refs/convert/parquet", "default"
 
     def read_local(self, source, split, lang):
         stem = Path(source.root) / self.folder / ("train" if split == "train" else "valid")
@@ -63,5 +69,5 @@ class CosmosQA(Task):
             yield _example(r, path, line)
 
     def read_hub(self, source, split, lang):
-        for r in hub_load(source, self.hub_id, None, split):
+        for r in hub_load(source, self.hub_id, None, split, revision=self.hub_revision, data_dir=self.hub_data_dir):
             yield _example(r, self.hub_id)

@@ -15,6 +15,7 @@ class SQuAD(Task):
     role, head, metric = "intermediate", "span_qa", "f1"
     splits = ("train", "dev")
     config_options = ("squad_version",)
+    hub_id = "rajpurkar/squad"  # v1.1; v2.0 reads rajpurkar/squad_v2
 
     def version(self, source) -> str:
         return (source.options or {}).get("squad_version", "2.0")
@@ -29,5 +30,5 @@ class SQuAD(Task):
         return read_squad(Path(source.root) / self.folder / f"{split}-v{self.version(source)}.json")
 
     def read_hub(self, source, split, lang):
-        hub_id = "rajpurkar/squad_v2" if self.version(source) == "2.0" else "rajpurkar/squad"
+        hub_id = "rajpurkar/squad_v2" if self.version(source) == "2.0" else self.hub_id
         return hub_squad_rows(hub_load(source, hub_id, None, split))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from repro.atomic import write_text
 from repro.errors import DataError
-from repro.readers import hub_load
+from repro.readers import decoded_lines, hub_load
 from repro.retrieval import tatoeba_predict
 from repro.tasks.base import Task, register
 
@@ -20,12 +20,9 @@ LASER = {"af": "afr", "ar": "ara", "bg": "bul", "bn": "ben", "de": "deu", "el": 
 
 
 def _lines(path: Path) -> list[str]:
-    if not path.is_file():
-        raise DataError(path, "file not found")
-    try:
-        return [line.rstrip("\r\n") for line in path.read_text(encoding="utf-8").splitlines()]
-    except UnicodeDecodeError as e:
-        raise DataError(path, f"not valid UTF-8 ({e.reason} at byte {e.start})") from None
+    # Lines end at "\n" only, as XTREME's readers (file iteration); str.splitlines() would also split
+    # inside a sentence at U+2028, U+0085, form feed and other separators, shifting every later index.
+    return [line.rstrip("\r\n") for _, line in decoded_lines(path)]
 
 
 def sort_english(pairs: list[tuple[str, str]]) -> dict:

@@ -6,7 +6,12 @@ tags counts as one chunk, so it is not token accuracy. The scorer in repro.scori
 Local layout (XTREME's scripts/download_data.sh): udpos/{train,dev,test}-{lang}.tsv, `word TAB UPOS` lines (test: `word`),
 blank line between sentences; these files hold UD v2.5 with multiword tokens kept as surface forms.
 Hub: google/xtreme `udpos.<EnglishName>`; it is parsed from raw CoNLL-U without that conversion, so
-languages with multiword tokens give different token counts and scores.
+languages with multiword tokens give different token counts and scores. The fused forms cannot be
+rebuilt from those rows: the multiword-token lines (`1-2 du`), which alone carry the surface form, are
+not in them. So the paper profile requires XTREME's files ([data.task.udpos] source = "local"), built by
+google-research/xtreme's utils_preprocess.py `udpos_preprocess` with third_party/ud-conversion-tools
+(`--replace_subtokens_with_fused_forms`), as download_data.sh does; the hub stays usable elsewhere,
+with a warning.
 """
 import warnings
 

@@ -17,6 +17,10 @@ class XNLI(Task):
     labels = LABELS
     languages = ("ar", "bg", "de", "el", "en", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur", "vi", "zh")
     hub_id = "google/xtreme"
+    # jiant trains XNLI on MNLI and validates on MNLI's matched dev (a 500-example subset: eval_subset_num),
+    # jiant/scripts/benchmarks/xtreme/xtreme_runconfig_writer.py; XTREME selects on XNLI-en dev
+    # (third_party/run_classify.py). Config target.selection picks one.
+    selection_tasks = {"jiant": "mnli"}
 
     def read_local(self, source, split, lang):
         return read_pair_tsv(self, task_dir(source, self.folder) / f"{split}-{lang}.tsv", split)

@@ -31,17 +31,12 @@ def schema_path(name: str) -> Path:
     return path
 
 
-def with_registered_tasks(schema: dict) -> dict:
-    """A copy of the schema whose `$defs.task` enumerates the registered target tasks."""
-    schema = copy.deepcopy(schema)
-    schema["$defs"]["task"]["enum"] = [t.name for t in tasks_with_role("target")]
-    return schema
-
-
 @functools.cache
-def _load_schema(name: str) -> dict:
+def _load_schema(name: str, tasks: tuple[str, ...]) -> dict:
+    """Cached per registry content: a task registered later (a plug-in module) gets a fresh schema."""
     path = schema_path(name)
-    schema = with_registered_tasks(read_json(path, "schema"))
+    schema = read_json(path, "schema")
+    schema["$defs"]["task"]["enum"] = list(tasks)
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as e:
@@ -51,7 +46,7 @@ def _load_schema(name: str) -> dict:
 
 def load_schema(name: str) -> dict:
     """The parsed schema with the registry's task names, checked to be a valid 2020-12 schema."""
-    return copy.deepcopy(_load_schema(name))
+    return copy.deepcopy(_load_schema(name, tuple(t.name for t in tasks_with_role("target"))))
 
 
 def read_json(path: Path, what: str):

@@ -1,0 +1,60 @@
+"""Where each task's data comes from: data.source / data.dir, or the task's own [data.task.NAME] keys;
+and the plan-time check that every task's data can be had. Light on purpose (no torch import), so a
+run that cannot get its data stops within a second, before any heavy module loads."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from repro.errors import ConfigError
+from repro.tasks import DataSource, get_task
+
+
+def task_options(config: dict, task) -> dict:
+    """The values of the [intermediate] options this task declares (Task.config_options): only they
+    enter its keys, so changing one task's option re-runs that task's stages alone."""
+    return {k: config["intermediate"][k] for k in task.config_options}
+
+
+def source_for(config: dict, task) -> DataSource:
+    """The data source of a task: data.source / data.dir, or its own [data.task.NAME] keys."""
+    d = config["data"]
+    own = d["task"].get(task.name, {})
+    root = own.get("dir") or d["dir"]
+    return DataSource(own.get("source") or d["source"], Path(root) if root else None, d["cache_dir"] or None,
+                      task_options(config, task))
+
+
+def with_selection_tasks(config: dict, tasks: list[str]) -> list[str]:
+    """`tasks` plus the tasks whose dev splits select their checkpoints under target.selection."""
+    extra = [get_task(t).selection_tasks.get(config["target"]["selection"]) for t in tasks
+             if get_task(t).role == "target"]
+    return list(dict.fromkeys(tasks + [t for t in extra if t]))
+
+
+def check_sources(config: dict, tasks: list[str]) -> None:
+    """Fails before anything runs, naming every task whose data cannot be had and the keys that fix it."""
+    problems = []
+    for n in with_selection_tasks(config, tasks):
+        task = get_task(n)
+        src = source_for(config, task)
+        problem = task.source_problem(src)
+        if problem:
+            own = config["data"]["task"].get(n, {})
+            if src.kind == "hub":
+                keys = f'data.task.{n}.source = "local" and data.task.{n}.dir'
+            else:
+                keys = f"data.task.{n}.dir" if own.get("source") or own.get("dir") else f"data.dir (or data.task.{n}.dir)"
+            problems.append(f"  {n}: {problem}; set {keys} = a folder holding {task.folder or n}/ "
+                            f"(README, 'Data layout'), or leave {n} out of the profile's tasks")
+    if problems:
+        raise ConfigError("the data of these tasks cannot be read:\n" + "\n".join(problems))
+
+
+def task_languages(config: dict, task) -> list[str]:
+    if task.role == "intermediate":
+        return ["en"]
+    if config["target"]["languages"]:
+        return list(config["target"]["languages"])
+    if config["data"]["source"] == "synthetic":
+        return list(config["synthetic"]["languages"])
+    return list(task.languages)
