@@ -103,6 +103,7 @@ def cmd_score(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="repro", description="X-STILTs reproduction (Phang et al. 2020) on XTREME")
+    parser.add_argument("--debug", action="store_true", help="show the Python traceback of a failure (any position)")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("reproduce", help="run stages (skipping done ones)")
     _common(p)
@@ -136,16 +137,29 @@ def _quiet_libraries() -> None:
 
 def main(argv=None) -> int:
     _quiet_libraries()
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get("REPRO_DEBUG") == "1"
+    args = build_parser().parse_args([a for a in argv if a != "--debug"])
     try:
         return args.func(args)
-    except ReproError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except OSError as e:  # disk full, permissions...: the stage failed cleanly and will be redone
-        print(f"error: {e.strerror or e} ({e.filename or 'write failed'}); the failed stage is not marked "
-              "done: free the space or fix the path and run the same command again", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print("interrupted; run the same command again to resume", file=sys.stderr)
         return 130
+    except Exception as e:
+        if debug:
+            raise
+        return _report(e)
+
+
+def _report(e: Exception) -> int:
+    """One line on stderr for every failure; `--debug` (or REPRO_DEBUG=1) shows the traceback instead."""
+    if isinstance(e, ReproError):
+        print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
+        return 2
+    if isinstance(e, OSError):  # disk full, permissions...: the stage failed cleanly and will be redone
+        print(f"error: {e.strerror or e} ({e.filename or 'write failed'}); the failed stage is not marked "
+              "done: free the space or fix the path and run the same command again", file=sys.stderr)
+        return 1
+    print(f"error: unexpected {type(e).__name__}: {' '.join(str(e).split())[:500]} "
+          "(nothing of the failed stage is marked done; run again with --debug for the traceback)", file=sys.stderr)
+    return 1

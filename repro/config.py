@@ -1,15 +1,16 @@
 """Profiles: TOML files in repro/profiles/, each extending another; any value overridable.
 
 `base.toml` declares every key with its default and type; a profile or override naming a key that base
-does not have, or giving a value of another type, is an error naming the key and the file.
+does not have, or giving a value of another type, is an error naming the key and the file. Every value
+is then checked against its rule in repro/config_rules.py (ranges, choices, cross-field rules).
 """
 from __future__ import annotations
 
 import copy
-import re
 import tomllib
 from pathlib import Path
 
+from repro.config_rules import check_rules
 from repro.errors import ConfigError
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
@@ -112,31 +113,16 @@ def load_config(profile: str = "smoke", overrides: list[str] = ()) -> dict:
     return config
 
 
-LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}$")
-
-
 def _check_values(config: dict) -> None:
-    """Checks a type check cannot make: names of tasks and languages (they become file names)."""
+    """Ranges, choices and cross-field rules (repro/config_rules.py), after the type check above."""
     from repro.tasks import REGISTRY, get_task
 
     get_task("xnli")  # fills the registry
     for phase in ("intermediate", "target"):
-        for name in config[phase]["tasks"]:
-            if name not in REGISTRY or REGISTRY[name].role != phase:
-                known = sorted(t for t, task in REGISTRY.items() if task.role == phase)
-                raise ConfigError(f"{phase}.tasks: unknown {phase} task {name!r}; known: {', '.join(known)}")
         for name in config[phase]["task"]:
             if name not in REGISTRY and name not in ("multitask", "mlm"):
                 raise ConfigError(f"{phase}.task.{name}: no such task")
-    for key, langs in (("synthetic.languages", config["synthetic"]["languages"]),
-                       ("target.languages", config["target"]["languages"])):
-        for lang in langs:
-            if not isinstance(lang, str) or not LANGUAGE_CODE.match(lang):
-                raise ConfigError(f"{key}: {lang!r} is not a 2-3 letter language code")
-    if not config["run"]["seeds"] or not all(isinstance(s, int) and not isinstance(s, bool) for s in config["run"]["seeds"]):
-        raise ConfigError("run.seeds: give at least one integer seed")
-    if config["verify"]["expected"] == "":
-        raise ConfigError("verify.expected: name an expected-figures file")
+    check_rules(config, FREE_TABLES)
 
 
 def task_settings(config: dict, phase: str, task: str) -> dict:

@@ -24,16 +24,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from repro.atomic import write_json
+from repro.errors import VerifyInputError
 
 REPO_EXPECTED = Path(__file__).resolve().parents[1] / "expected"
 PACKAGE_SCHEMAS = Path(__file__).resolve().parent / "schemas"
 FIGURE_SCHEMA = "schema.json"
 RESULTS_SCHEMA = "results.schema.json"
 MAX_LISTED = 5  # missing items / schema errors listed per figure / file
-
-
-class VerifyInputError(Exception):
-    """A file needed for verification is missing or invalid (exit 2)."""
 
 
 class NotComputed(Exception):

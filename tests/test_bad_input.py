@@ -98,7 +98,7 @@ CONFIG_CASES = {
     "wrong type": (["--set", 'run.checkpoint_every="often"'], "run.checkpoint_every must be int"),
     "unknown task": (["--set", 'target.tasks=["xnlii"]'], "target.tasks: unknown target task 'xnlii'"),
     "bad language code": (["--set", 'synthetic.languages=["en","../x"]'], "synthetic.languages: '../x'"),
-    "empty seeds": (["--set", "run.seeds=[]"], "run.seeds: give at least one"),
+    "empty seeds": (["--set", "run.seeds=[]"], "run.seeds = [] is not allowed: a list of at least 1 integer seed"),
     "override without =": (["--set", "run.seeds"], "must look like key.path=value"),
     "unknown profile": (["--profile", "papers"], "unknown profile 'papers'"),
     "untrained encoder": (["--set", 'target.encoders=["qqq"]'], "target.encoders names stages that are not trained"),
