@@ -34,6 +34,10 @@ class Rule:
     def ok(self, value) -> bool:
         raise NotImplementedError
 
+    def explain(self, value) -> str:
+        """What is allowed, said about this value."""
+        return self.allowed
+
 
 @dataclass(frozen=True)
 class Num(Rule):
@@ -113,6 +117,10 @@ class Items(Rule):
             return False
         return all(self.item.ok(v) for v in value)
 
+    def explain(self, value) -> str:
+        wrong = [v for v in value if not self.item.ok(v)] if isinstance(value, list) else []
+        return f"{show(wrong[0])} is not {self.item.allowed}" if wrong else self.allowed
+
 
 def items(item: Rule, what: str, min_items: int = 0, bad=None) -> Items:
     need = f"at least {min_items} " if min_items else ""
@@ -146,7 +154,7 @@ class Language(Rule):
 
 
 FLAG = Flag("true or false", "yes")
-LANGUAGE = Language("a 2-3 letter language code", "../x")
+LANGUAGE = Language("a 2-3 letter language code", "../x")  # they become file names
 
 
 @dataclass(frozen=True)
@@ -165,7 +173,7 @@ def task_name(role: str) -> TaskName:
 
     get_task("xnli")
     known = sorted(t for t, task in REGISTRY.items() if task.role == role)
-    return TaskName(f"{role} tasks from: {', '.join(known)}", "no-such-task", role)
+    return TaskName(f"a known {role} task ({', '.join(known)})", "no-such-task", role)
 
 
 def _phase_defaults(phase: str, eval_keys: bool) -> dict[str, Rule]:
@@ -275,13 +283,13 @@ def check_rules(config: dict, free_tables) -> None:
         if rule is None:
             raise ConfigError(f"{key}: no validation rule declared (add one to RULES in repro/config_rules.py)")
         if not rule.ok(value):
-            raise refuse(key, value, rule.allowed)
+            raise refuse(key, value, rule.explain(value))
     for phase, table in free:
         for task, overrides in config[phase][table].items():
             for key, value in overrides.items():
                 rule = RULES[f"{phase}.defaults.{key}"]
                 if not rule.ok(value):
-                    raise refuse(f"{phase}.{table}.{task}.{key}", value, rule.allowed)
+                    raise refuse(f"{phase}.{table}.{task}.{key}", value, rule.explain(value))
     for check in CROSS_RULES:
         check(config)
 
