@@ -72,6 +72,11 @@ class Sampler:
         self.epoch, self.pos = list(state["epoch"]), list(state["pos"])
 
 
+# The settings train() reads; a stage's schedule is exactly these (see stage_settings in repro/config.py).
+SCHEDULE_KEYS = ("lr", "batch_size", "grad_accum", "epochs", "max_steps", "warmup_proportion", "weight_decay",
+                 "max_grad_norm", "eval_every", "early_stop_patience")
+
+
 def total_steps(tasks: list[TaskData], s: dict) -> int:
     if s["max_steps"] > 0:
         return s["max_steps"]

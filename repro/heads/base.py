@@ -9,6 +9,9 @@ class Head:
     kind = ""
     model_class = None       # a transformers AutoModelFor... class
     ext = "tsv"              # XTREME prediction/label file extension
+    # The [phase.defaults] keys featurize/predict read: only these enter a stage key for this head, so a
+    # span-QA stride never retrains a classifier.
+    settings_read: tuple[str, ...] = ("max_seq_length", "eval_batch_size")
 
     def num_labels(self, task) -> int | None:
         return len(task.labels) if task.labels else None

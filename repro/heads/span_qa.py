@@ -23,6 +23,7 @@ class SpanQAHead(Head):
     kind = "span_qa"
     model_class = AutoModelForQuestionAnswering
     ext = "json"
+    settings_read = (*Head.settings_read, "doc_stride", "max_query_length", "n_best", "max_answer_length")
 
     def num_labels(self, task):
         return None

@@ -44,3 +44,20 @@ def available(prepared: Path, split: str) -> list[str]:
 
 def cap(examples: list[dict], n: int) -> list[dict]:
     return examples[:n] if n and n > 0 else examples
+
+
+# Settings the phases themselves read (how many examples to use), besides the head's and train()'s.
+DATA_CAPS = ("max_train_examples", "max_eval_examples")
+TASK_OPTIONS = ("squad_version",)  # added to a task's settings by its phase (SQuAD 2.0 allows no answer)
+
+
+def head_settings(settings: dict, head) -> dict:
+    """What featurisation, prediction and the data caps read: one task's part of a stage key."""
+    return {k: settings[k] for k in (*head.settings_read, *DATA_CAPS, *TASK_OPTIONS) if k in settings}
+
+
+def schedule_settings(settings: dict) -> dict:
+    """What the training loop reads: the optimiser schedule."""
+    from repro.training import SCHEDULE_KEYS
+
+    return {k: settings[k] for k in SCHEDULE_KEYS if k in settings}

@@ -24,7 +24,8 @@ from repro.errors import ConfigError, DataError
 from repro.heads import get_head
 from repro.heads.mlm import MLMText, attach_to_encoder, read_text, split_heldout
 from repro.modeling import MultiHeadModel, load_tokenizer, pick_device, resolve_model, save_encoder
-from repro.phases.common import cap, examples_path, read_examples, set_seed, write_examples
+from repro.phases.common import (cap, examples_path, head_settings, read_examples, schedule_settings, set_seed,
+                                 write_examples)
 from repro.phases.prepare import source_for
 from repro.tasks import DataSource, get_task
 from repro.training import TaskData, train
@@ -43,7 +44,7 @@ def translated_stage(config: dict, name: str) -> Stage:
     """Reads one task's machine-translated training split from intermediate.translated_dir."""
     task = get_task(name)
     root = Path(config["intermediate"]["translated_dir"])
-    source = DataSource("local", root, None, source_for(config).options)
+    source = DataSource("local", root, None, source_for(config, task).options)
     try:
         data = task.source_key(source)
     except DataError as e:
@@ -93,10 +94,11 @@ def mlm_data(path: str, s: dict, tokenizer) -> tuple[TaskData, tuple[list[dict],
 
 def intermediate_stage(config: dict, name: str, tasks: list[str], seed: int, pretrained: Stage,
                        prepared: dict[str, Stage]) -> Stage:
-    settings = {t: stage_settings(config, t) for t in tasks}
-    # The optimiser schedule of a multi-task stage comes from [intermediate.task.multitask] (or the
-    # defaults); each task's own settings still decide its featurisation (lengths, strides).
-    shared = stage_settings(config, name)
+    # Each task's own settings decide its featurisation (lengths, strides); the optimiser schedule of a
+    # multi-task stage comes from [intermediate.task.multitask] (or the defaults). Only what each part
+    # reads enters the key: a task's learning rate does not retrain the multi-task stage.
+    settings = {t: head_settings(stage_settings(config, t), get_head(get_task(t).head)) for t in tasks}
+    shared = schedule_settings(stage_settings(config, name))
     inter = config["intermediate"]
     mlm = mlm_settings(config, seed)
     translated = {t: translated_stage(config, t) for t in tasks} if inter["translated_dir"] else {}
@@ -169,7 +171,7 @@ def intermediate_stage(config: dict, name: str, tasks: list[str], seed: int, pre
                 "training": {k: v for k, v in summary.items() if k != "eval_history"}}
 
     deps = [pretrained, *(prepared[t] for t in tasks), *translated.values()]
-    s0 = shared
+    s0 = stage_settings(config, name)
     extras = (" + MLM on " + inter["mlm_text"] if mlm else "") + (" (translated training data)" if translated else "")
     return Stage("intermediate", f"{name}-s{seed}", key, run, deps,
                  describe=f"train {'+'.join(tasks)}{extras} from {pretrained.id}: lr {s0['lr']}, batch {s0['batch_size']}x"

@@ -24,10 +24,11 @@ def synthetic_stage(config: dict, tasks: list[str]) -> Stage:
                  describe=f"generate the smoke world's files for {len(names)} tasks (seed {syn['seed']})")
 
 
-def source_for(config: dict) -> DataSource:
+def source_for(config: dict, task) -> DataSource:
+    """Where the task's data comes from, with only the [intermediate] options the task declares it reads
+    (`Task.options`): they enter its prepare key, so changing one re-prepares that task alone."""
     d = config["data"]
-    options = {"squad_version": config["intermediate"]["squad_version"],
-               "anli_with_snli_mnli": config["intermediate"]["anli_with_snli_mnli"]}
+    options = {k: config["intermediate"][k] for k in task.options}
     root = Path(d["dir"]) if d["dir"] else None
     return DataSource(d["source"], root, d["cache_dir"] or None, options)
 
@@ -44,7 +45,7 @@ def task_languages(config: dict, task) -> list[str]:
 
 def prepare_stage(config: dict, name: str, synthetic: Stage | None) -> Stage:
     task = get_task(name)
-    source = source_for(config)
+    source = source_for(config, task)
     languages = task_languages(config, task)
     test_labels = Path(config["data"]["test_labels"]) if config["data"]["test_labels"] else None
     key = {"task": name, "source": source.kind, "languages": languages, "options": source.options}

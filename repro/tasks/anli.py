@@ -52,6 +52,7 @@ class ANLI(Task):
     labels = LABELS
     splits = ("train", "dev")
     hub_id = "facebook/anli"
+    options = ("anli_with_snli_mnli",)
     citation = "Nie et al. 2020, Adversarial NLI: A New Benchmark for Natural Language Understanding (ACL)"
 
     def with_snli_mnli(self, source) -> bool:

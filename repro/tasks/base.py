@@ -39,6 +39,7 @@ class Task:
     splits: tuple[str, ...] = ("train", "dev", "test")
     hub_id: str = ""
     folder: str = ""           # local folder name under the data root
+    options: tuple[str, ...] = ()  # keys of [intermediate] its data depends on (in its prepare key)
     citation: str = ""
 
     def source_key(self, source: DataSource) -> dict:

@@ -13,6 +13,7 @@ class SQuAD(Task):
     name = folder = "squad"
     role, head, metric = "intermediate", "span_qa", "f1"
     splits = ("train", "dev")
+    options = ("squad_version",)
 
     def version(self, source) -> str:
         return (source.options or {}).get("squad_version", "2.0")
