@@ -72,7 +72,7 @@ def cmd_status(args) -> int:
     from repro.engine import stage_status, topological
 
     config, plan, run_dir = _load(args)
-    rows = [stage_status(run_dir, s) for s in topological(plan.stages)]
+    rows = [stage_status(run_dir, s, rehash=args.verify) for s in topological(plan.stages)]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -81,6 +81,8 @@ def cmd_status(args) -> int:
         dur = f"{r['duration_s']:.1f}s" if r["duration_s"] is not None else ""
         fin = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["finished"])) if r["finished"] else ""
         print(f"{r['stage']:<52} {r['key']:<13} {r['state']:<12} {dur:>9}  {fin}")
+        for problem in r.get("corrupt", []):  # reproduce runs such a stage again
+            print(f"    corrupt: {problem}")
     counts = {}
     for r in rows:
         counts[r["state"]] = counts.get(r["state"], 0) + 1
@@ -113,9 +115,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wait", action="store_true", help="wait for another run on this run dir instead of refusing")
     p.add_argument("--no-verify", action="store_true", help="skip the verification after --all")
     p.set_defaults(func=cmd_reproduce)
-    p = sub.add_parser("status", help="table of stages: done / stale / pending / running")
+    p = sub.add_parser("status", help="table of stages: done / stale / pending / running / corrupt")
     _common(p)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--verify", action="store_true", help="re-hash every output against its manifest (slow), "
+                   "rather than trusting files whose size and mtime are the recorded ones")
     p.set_defaults(func=cmd_status)
     p = sub.add_parser("verify", help="check the results against expected figures (exit 0 / 1 / 2)")
     _common(p)
