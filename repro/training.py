@@ -120,16 +120,18 @@ class Checkpoint:
         shutil.rmtree(self.old, ignore_errors=True)
 
     def load(self, model, device):
-        load_model(model, str(self.dir / "model.safetensors"), device=str(device))
+        from safetensors.torch import load_file
+
+        path = self.dir / "model.safetensors"
         try:  # weights_only: a checkpoint holding anything but tensors and plain values is refused
-            state = torch.load(self.dir / "state.pt", weights_only=True, map_location="cpu")
+            load_model(model, str(path), device=str(device))
+            path = self.dir / "state.pt"
+            state = torch.load(path, weights_only=True, map_location="cpu")
+            path = self.dir / "best.safetensors"
+            best = load_file(str(path)) if path.is_file() else None
         except Exception as e:
-            raise ReproError(f"{self.dir / 'state.pt'}: refusing to load this checkpoint ({type(e).__name__}: "
-                             f"{str(e).splitlines()[0]}); delete {self.dir.parent} to start the stage over") from None
-        best = None
-        if (self.dir / "best.safetensors").is_file():
-            from safetensors.torch import load_file
-            best = load_file(str(self.dir / "best.safetensors"))
+            raise ReproError(f"{path}: refusing to load this checkpoint ({type(e).__name__}: "
+                             f"{(str(e).splitlines() or [''])[0]}); delete {self.dir.parent} to start the stage over") from None
         return state, best
 
 
