@@ -256,9 +256,12 @@ def run_stages(run_dir: Path, stages: list[Stage], log=print) -> list[dict]:
             bad = damaged_outputs(run_dir, stage)
             if bad or upstream:
                 old = json.loads((stage_dir(run_dir, stage) / MANIFEST).read_text())
-                why = (f"{stage_dir(run_dir, stage) / bad[0][0]}: {bad[0][1]}" + (f" (+{len(bad) - 1} more)" if len(bad) > 1 else "")
-                       if bad else f"its input {upstream[0]} was re-run with other outputs")
-                log(f"[corrupt] {stage.id}: {why}; running it again, then what depends on it")
+                if bad:
+                    more = f" (+{len(bad) - 1} more)" if len(bad) > 1 else ""
+                    log(f"[corrupt] {stage.id}: {stage_dir(run_dir, stage) / bad[0][0]}: {bad[0][1]}{more}; "
+                        "running it again, then what depends on it")
+                else:
+                    log(f"[redo] {stage.id}: its input {upstream[0]} was run again and its outputs differ")
                 (stage_dir(run_dir, stage) / MANIFEST).unlink()
             else:
                 log(f"[skip] {stage.id} ({stage.key}) done")
