@@ -73,7 +73,7 @@ def _print_plan(config, stages) -> int:
 def cmd_status(args) -> int:
 
     config, plan, run_dir = _load(args)
-    rows = [stage_status(run_dir, s) for s in topological(plan.stages)]
+    rows = [stage_status(run_dir, s, rehash=args.verify) for s in topological(plan.stages)]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -82,6 +82,8 @@ def cmd_status(args) -> int:
         dur = f"{r['duration_s']:.1f}s" if r["duration_s"] is not None else ""
         fin = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["finished"])) if r["finished"] else ""
         print(f"{r['stage']:<52} {r['key']:<13} {r['state']:<12} {dur:>9}  {fin}")
+        for problem in r.get("corrupt", []):  # reproduce runs such a stage again
+            print(f"    corrupt: {problem}")
     counts = {}
     for r in rows:
         counts[r["state"]] = counts.get(r["state"], 0) + 1
@@ -132,6 +134,7 @@ def _score_arguments(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="repro", description="X-STILTs reproduction (Phang et al. 2020) on XTREME")
+    parser.add_argument("--debug", action="store_true", help="show the Python traceback of a failure (any position)")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("reproduce", help="run stages (skipping done ones)")
     _common(p)
@@ -141,9 +144,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wait", action="store_true", help="wait for another run on this run dir instead of refusing")
     p.add_argument("--no-verify", action="store_true", help="skip the verification after --all")
     p.set_defaults(func=cmd_reproduce)
-    p = sub.add_parser("status", help="table of stages: done / stale / pending / running")
+    p = sub.add_parser("status", help="table of stages: done / stale / pending / running / corrupt")
     _common(p)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--verify", action="store_true", help="re-hash every output against its manifest (slow), "
+                   "rather than trusting files whose size and mtime are the recorded ones")
     p.set_defaults(func=cmd_status)
     p = sub.add_parser("verify", help="check the results against expected figures (exit 0 / 1 / 2)")
     _common(p)
@@ -168,16 +173,29 @@ def _quiet_libraries() -> None:
 
 def main(argv=None) -> int:
     _quiet_libraries()
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get("REPRO_DEBUG") == "1"
+    args = build_parser().parse_args([a for a in argv if a != "--debug"])
     try:
         return args.func(args)
-    except ReproError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except OSError as e:  # disk full, permissions...: the stage failed cleanly and will be redone
-        print(f"error: {e.strerror or e} ({e.filename or 'write failed'}); the failed stage is not marked "
-              "done: free the space or fix the path and run the same command again", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print("interrupted; run the same command again to resume", file=sys.stderr)
         return 130
+    except Exception as e:
+        if debug:
+            raise
+        return _report(e)
+
+
+def _report(e: Exception) -> int:
+    """One line on stderr for every failure; `--debug` (or REPRO_DEBUG=1) shows the traceback instead."""
+    if isinstance(e, ReproError):
+        print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
+        return 2
+    if isinstance(e, OSError):  # disk full, permissions...: the stage failed cleanly and will be redone
+        print(f"error: {e.strerror or e} ({e.filename or 'write failed'}); the failed stage is not marked "
+              "done: free the space or fix the path and run the same command again", file=sys.stderr)
+        return 1
+    print(f"error: unexpected {type(e).__name__}: {' '.join(str(e).split())[:500]} "
+          "(nothing of the failed stage is marked done; run again with --debug for the traceback)", file=sys.stderr)
+    return 1

@@ -1,15 +1,16 @@
 """Profiles: TOML files in repro/profiles/, each extending another; any value overridable.
 
 `base.toml` declares every key with its default and type; a profile or override naming a key that base
-does not have, or giving a value of another type, is an error naming the key and the file.
+does not have, or giving a value of another type, is an error naming the key and the file. Every value
+is then checked against its rule in repro/config_rules.py (ranges, choices, cross-field rules).
 """
 from __future__ import annotations
 
 import copy
-import re
 import tomllib
 from pathlib import Path
 
+from repro.config_rules import check_rules
 from repro.errors import ConfigError
 from repro.tasks import REGISTRY
 
@@ -120,38 +121,16 @@ def load_config(profile: str = "smoke", overrides: list[str] = ()) -> dict:
     return config
 
 
-LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}$")
-
-
 def _check_values(config: dict) -> None:
-    """Checks a type check cannot make: names of tasks and languages (they become file names)."""
-
+    """Ranges, choices and cross-field rules (repro/config_rules.py), after the type check above."""
     for phase in ("intermediate", "target"):
-        for name in config[phase]["tasks"]:
-            if name not in REGISTRY or REGISTRY[name].role != phase:
-                known = sorted(t for t, task in REGISTRY.items() if task.role == phase)
-                raise ConfigError(f"{phase}.tasks: unknown {phase} task {name!r}; known: {', '.join(known)}")
         for name in config[phase]["task"]:
             if name not in REGISTRY and name not in ("multitask", "mlm"):
                 raise ConfigError(f"{phase}.task.{name}: no such task")
-    if config["data"]["source"] not in ("hub", "local", "synthetic"):
-        raise ConfigError(f"data.source: {config['data']['source']!r} is not one of hub, local, synthetic")
-    for name, over in config["data"]["task"].items():
+    for name in config["data"]["task"]:
         if name not in REGISTRY:
             raise ConfigError(f"data.task.{name}: no such task")
-        if over.get("source", "") not in ("", "hub", "local"):
-            raise ConfigError(f"data.task.{name}.source: {over['source']!r} is not one of hub, local")
-    if config["target"]["selection"] not in ("jiant", "xtreme"):
-        raise ConfigError(f"target.selection: {config['target']['selection']!r} is not one of jiant, xtreme")
-    for key, langs in (("synthetic.languages", config["synthetic"]["languages"]),
-                       ("target.languages", config["target"]["languages"])):
-        for lang in langs:
-            if not isinstance(lang, str) or not LANGUAGE_CODE.match(lang):
-                raise ConfigError(f"{key}: {lang!r} is not a 2-3 letter language code")
-    if not config["run"]["seeds"] or not all(isinstance(s, int) and not isinstance(s, bool) for s in config["run"]["seeds"]):
-        raise ConfigError("run.seeds: give at least one integer seed")
-    if config["verify"]["expected"] == "":
-        raise ConfigError("verify.expected: name an expected-figures file")
+    check_rules(config, FREE_TABLES)
 
 
 def task_settings(config: dict, phase: str, task: str) -> dict:

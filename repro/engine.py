@@ -5,10 +5,18 @@ Layout under RUN_DIR/<phase>/:
   .<name>-<key>.tmp/       outputs being written; renamed to the final name in one step
   .<name>-<key>.work/      rolling checkpoints of an unfinished stage (kept across kills)
 A stage whose key changed leaves its old directory behind (reported as stale), never reused.
+
+Integrity: the manifest records the SHA-256, size and mtime of every output. Before a done stage is
+trusted (skipped, or read by the next stage) its outputs are checked: a file whose size and mtime are
+the recorded ones is taken as is (free), any other is re-hashed (streamed, cached by size and mtime).
+A mismatch (a disk fault, a partial copy, an edit) makes the stage `corrupt`: `reproduce` runs it
+again, and its dependents too if the new outputs differ from the recorded ones. `status --verify`
+re-hashes every file.
 """
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import os
 import shutil
@@ -22,7 +30,7 @@ from typing import Callable
 
 from repro import __version__, faults
 from repro.atomic import canonical_json, fsync_dir, sha256_file, sha256_text, write_json
-from repro.errors import LockedError, ReproError
+from repro.errors import CorruptArtifact, LockedError, ReproError
 
 MANIFEST = "manifest.json"
 
@@ -153,6 +161,49 @@ def _checksums(root: Path) -> dict:
     return {str(p.relative_to(root)): sha256_file(p) for p in sorted(root.rglob("*")) if p.is_file()}
 
 
+def _stats(root: Path, names) -> dict:
+    """[size, mtime_ns] of each output, taken once it is in place (a rename keeps both)."""
+    return {n: [(st := (root / n).stat()).st_size, st.st_mtime_ns] for n in names}
+
+
+@functools.lru_cache(maxsize=4096)
+def _hash(path: str, size: int, mtime_ns: int) -> str:
+    """Streamed SHA-256, cached by size and mtime: a second check of an unchanged file is free."""
+    return sha256_file(Path(path))
+
+
+def damaged_outputs(run_dir: Path, stage: Stage, rehash: bool = False) -> list[tuple[str, str]]:
+    """(file, what is wrong) for every output of a done stage that no longer matches its manifest;
+    rehash=True hashes every file even where size and mtime still match."""
+    final = stage_dir(run_dir, stage)
+    manifest = json.loads((final / MANIFEST).read_text())
+    recorded, stats = manifest.get("outputs", {}), manifest.get("output_stats", {})
+    bad = []
+    for name, sha in recorded.items():
+        path = final / name
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            bad.append((name, "missing"))
+            continue
+        size, mtime = st.st_size, st.st_mtime_ns
+        if not rehash and stats.get(name) == [size, mtime]:
+            continue
+        if name in stats and stats[name][0] != size:
+            bad.append((name, f"size {size} bytes, recorded {stats[name][0]}"))
+        elif (_hash(str(path), size, mtime) if not rehash else sha256_file(path)) != sha:
+            bad.append((name, "SHA-256 differs from the manifest's"))
+    return bad
+
+
+def check_outputs(run_dir: Path, stage: Stage) -> None:
+    """Raises CorruptArtifact naming the first damaged output of a done stage."""
+    bad = damaged_outputs(run_dir, stage)
+    if bad:
+        name, reason = bad[0]
+        raise CorruptArtifact(stage.id, stage_dir(run_dir, stage) / name, reason)
+
+
 def run_stage(run_dir: Path, stage: Stage, log=print) -> dict:
     """Run one stage unless it is done; returns its manifest."""
     final = stage_dir(run_dir, stage)
@@ -161,6 +212,8 @@ def run_stage(run_dir: Path, stage: Stage, log=print) -> dict:
     missing = [d.id for d in stage.deps if not is_done(run_dir, d)]
     if missing:
         raise ReproError(f"{stage.id}: upstream stages not done: {', '.join(missing)}")
+    for d in stage.deps:  # never read a damaged upstream artifact (run_stages repairs them first)
+        check_outputs(run_dir, d)
     final.parent.mkdir(parents=True, exist_ok=True)
     if final.exists():  # a directory without manifest is a leftover of a crash between rename and manifest
         shutil.rmtree(final)
@@ -186,6 +239,7 @@ def run_stage(run_dir: Path, stage: Stage, log=print) -> dict:
     faults.point(f"{stage.id}:before-rename")
     os.replace(tmp, final)
     fsync_dir(final.parent)
+    manifest["output_stats"] = _stats(final, manifest["outputs"])
     faults.point(f"{stage.id}:before-manifest")
     write_json(final / MANIFEST, manifest)  # last: its presence means every output is complete
     if stage.cleanup_work:
@@ -194,20 +248,39 @@ def run_stage(run_dir: Path, stage: Stage, log=print) -> dict:
 
 
 def run_stages(run_dir: Path, stages: list[Stage], log=print) -> list[dict]:
-    results = []
+    results, changed = [], set()  # changed: re-run stages whose outputs differ from what dependents read
     for stage in topological(stages):
+        old = None
         if is_done(run_dir, stage):
-            log(f"[skip] {stage.id} ({stage.key}) done")
-        results.append(run_stage(run_dir, stage, log))
+            upstream = [d.id for d in stage.deps if d.id in changed]
+            bad = damaged_outputs(run_dir, stage)
+            if bad or upstream:
+                old = json.loads((stage_dir(run_dir, stage) / MANIFEST).read_text())
+                if bad:
+                    more = f" (+{len(bad) - 1} more)" if len(bad) > 1 else ""
+                    log(f"[corrupt] {stage.id}: {stage_dir(run_dir, stage) / bad[0][0]}: {bad[0][1]}{more}; "
+                        "running it again, then what depends on it")
+                else:
+                    log(f"[redo] {stage.id}: its input {upstream[0]} was run again and its outputs differ")
+                (stage_dir(run_dir, stage) / MANIFEST).unlink()
+            else:
+                log(f"[skip] {stage.id} ({stage.key}) done")
+        manifest = run_stage(run_dir, stage, log)
+        if old is not None and old.get("outputs") != manifest.get("outputs"):
+            changed.add(stage.id)
+        results.append(manifest)
     return results
 
 
-def stage_status(run_dir: Path, stage: Stage) -> dict:
+def stage_status(run_dir: Path, stage: Stage, rehash: bool = False) -> dict:
     run_dir = Path(run_dir)
     row = {"stage": stage.id, "key": stage.key, "state": "pending", "duration_s": None, "finished": None}
     if is_done(run_dir, stage):
         m = json.loads((stage_dir(run_dir, stage) / MANIFEST).read_text())
         row.update(state="done", duration_s=m.get("duration_s"), finished=m.get("finished"))
+        bad = damaged_outputs(run_dir, stage, rehash=rehash)
+        if bad:
+            row.update(state="corrupt", corrupt=[f"{name}: {reason}" for name, reason in bad])
         return row
     phase_dir = run_dir / stage.phase
     if work_dir(run_dir, stage).exists() or (phase_dir / f".{stage.name}-{stage.key}.tmp").exists():

@@ -2,6 +2,7 @@
 transformers head model per task; the encoder alone is what moves from phase to phase."""
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import torch
 from torch import nn
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 
-from repro.errors import ReproError
+from repro.errors import DataError, ReproError
 
 TINY_MODEL = Path(__file__).parent / "resources" / "tiny-xlmr"
 
@@ -34,6 +35,30 @@ def check_local_model(path: Path) -> None:
         raise ReproError(f"{path}: not a model directory (no config.json)")
     if not any(path.glob("*.safetensors")):
         raise ReproError(f"{path}: no *.safetensors weights (pickled weights are refused)")
+    try:
+        json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise DataError(path / "config.json", f"not valid JSON ({e})", getattr(e, "lineno", None)) from None
+    for weights in sorted(path.glob("*.safetensors")):
+        check_safetensors(weights)
+
+
+def check_safetensors(path: Path) -> None:
+    """The file's header (8-byte little-endian length, then JSON) is whole and its tensors fit in the file:
+    a truncated copy is named here rather than failing deep inside the loader."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(8)
+        n = int.from_bytes(head, "little") if len(head) == 8 else -1
+        try:
+            if n < 2 or 8 + n > size:
+                raise ValueError("header length exceeds the file")
+            header = json.loads(f.read(n))
+            end = max((t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"), default=0)
+        except (ValueError, KeyError, TypeError, IndexError) as e:
+            raise DataError(path, f"not a whole safetensors file ({e}); copy it again") from None
+    if 8 + n + end > size:
+        raise DataError(path, f"truncated safetensors file: {size} bytes, its header needs {8 + n + end}; copy it again")
 
 
 def load_tokenizer(path):

@@ -72,6 +72,11 @@ class Sampler:
         self.epoch, self.pos = list(state["epoch"]), list(state["pos"])
 
 
+# The settings train() reads; a stage's schedule is exactly these (see stage_settings in repro/config.py).
+SCHEDULE_KEYS = ("lr", "batch_size", "grad_accum", "epochs", "max_steps", "warmup_proportion", "weight_decay",
+                 "max_grad_norm", "eval_every", "early_stop_patience")
+
+
 def total_steps(tasks: list[TaskData], s: dict) -> int:
     if s["max_steps"] > 0:
         return s["max_steps"]
@@ -114,15 +119,16 @@ class Checkpoint:
         shutil.rmtree(self.old, ignore_errors=True)
 
     def load(self, model, device):
-        load_model(model, str(self.dir / "model.safetensors"), device=str(device))
+        path = self.dir / "model.safetensors"
         try:  # weights_only: a checkpoint holding anything but tensors and plain values is refused
-            state = torch.load(self.dir / "state.pt", weights_only=True, map_location="cpu")
+            load_model(model, str(path), device=str(device))
+            path = self.dir / "state.pt"
+            state = torch.load(path, weights_only=True, map_location="cpu")
+            path = self.dir / "best.safetensors"
+            best = load_file(str(path)) if path.is_file() else None
         except Exception as e:
-            raise ReproError(f"{self.dir / 'state.pt'}: refusing to load this checkpoint ({type(e).__name__}: "
-                             f"{str(e).splitlines()[0]}); delete {self.dir.parent} to start the stage over") from None
-        best = None
-        if (self.dir / "best.safetensors").is_file():
-            best = load_file(str(self.dir / "best.safetensors"))
+            raise ReproError(f"{path}: refusing to load this checkpoint ({type(e).__name__}: "
+                             f"{(str(e).splitlines() or [''])[0]}); delete {self.dir.parent} to start the stage over") from None
         return state, best
 
 

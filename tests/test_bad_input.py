@@ -96,9 +96,9 @@ def test_missing_file_and_missing_task_folder(data, tmp_path, capsys):
 CONFIG_CASES = {
     "unknown key": (["--set", "run.sedes=[1]"], "unknown config key 'run.sedes'"),
     "wrong type": (["--set", 'run.checkpoint_every="often"'], "run.checkpoint_every must be int"),
-    "unknown task": (["--set", 'target.tasks=["xnlii"]'], "target.tasks: unknown target task 'xnlii'"),
-    "bad language code": (["--set", 'synthetic.languages=["en","../x"]'], "synthetic.languages: '../x'"),
-    "empty seeds": (["--set", "run.seeds=[]"], "run.seeds: give at least one"),
+    "unknown task": (["--set", 'target.tasks=["xnlii"]'], 'target.tasks = ["xnlii"] is not allowed: "xnlii" is not a known target task (bucc2018'),
+    "bad language code": (["--set", 'synthetic.languages=["en","../x"]'], 'synthetic.languages = ["en", "../x"] is not allowed'),
+    "empty seeds": (["--set", "run.seeds=[]"], "run.seeds = [] is not allowed: a list of at least 1 integer seed"),
     "override without =": (["--set", "run.seeds"], "must look like key.path=value"),
     "unknown profile": (["--profile", "papers"], "unknown profile 'papers'"),
     "untrained encoder": (["--set", 'target.encoders=["qqq"]'], "target.encoders names stages that are not trained"),

@@ -19,6 +19,9 @@ class Head:
     @property
     def trainable(self) -> bool:
         return self.model_class is not None
+    # The [phase.defaults] keys featurize/predict read: only these enter a stage key for this head, so a
+    # span-QA stride never retrains a classifier.
+    settings_read: tuple[str, ...] = ("max_seq_length", "eval_batch_size")
 
     def num_labels(self, task) -> int | None:
         return len(task.labels) if task.labels else None

@@ -27,6 +27,7 @@ def squad_dataset(examples: list[dict]) -> list[dict]:
 class SpanQAHead(Head):
     model_class = AutoModelForQuestionAnswering
     ext = "json"
+    settings_read = (*Head.settings_read, "doc_stride", "max_query_length", "n_best", "max_answer_length")
 
     def num_labels(self, task):
         return None

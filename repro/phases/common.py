@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from repro.atomic import write_text
+from repro.training import SCHEDULE_KEYS
 
 
 def set_seed(seed: int, deterministic: bool = True, threads: int = 0) -> None:
@@ -44,3 +45,19 @@ def prepared_languages(prepared: Path, split: str) -> list[str]:
 
 def first_n(examples: list[dict], n: int) -> list[dict]:
     return examples[:n] if n and n > 0 else examples
+
+
+# Settings the phases themselves read (how many examples to use), besides the head's and train()'s.
+DATA_CAPS = ("max_train_examples", "max_eval_examples")
+
+
+def head_settings(settings: dict, task) -> dict:
+    """What featurisation, prediction and the data caps read, plus the options the task declares (e.g.
+    squad_version: SQuAD 2.0 allows no answer): one task's part of a stage key."""
+    keys = (*task.head_impl.settings_read, *DATA_CAPS, *task.config_options)
+    return {k: settings[k] for k in keys if k in settings}
+
+
+def schedule_settings(settings: dict) -> dict:
+    """What the training loop reads: the optimiser schedule."""
+    return {k: settings[k] for k in SCHEDULE_KEYS if k in settings}

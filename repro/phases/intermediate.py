@@ -23,14 +23,9 @@ from repro.engine import Stage
 from repro.errors import ConfigError, DataError
 from repro.heads import get_head
 from repro.heads.mlm import attach_to_encoder
-from repro.modeling import (
-    MultiHeadModel,
-    load_tokenizer,
-    pick_device,
-    resolve_model,
-    save_encoder,
-)
-from repro.phases.common import examples_path, first_n, read_examples, set_seed, write_examples
+from repro.modeling import MultiHeadModel, load_tokenizer, pick_device, resolve_model, save_encoder
+from repro.phases.common import (examples_path, first_n, head_settings, read_examples, schedule_settings, set_seed,
+                                 write_examples)
 from repro.sources import source_for, task_options
 from repro.tasks import REGISTRY, DataSource, get_task
 from repro.tasks.mlm_text import MLMText, read_text, split_heldout
@@ -102,10 +97,11 @@ def mlm_data(path: str, s: dict, tokenizer) -> tuple[TaskData, tuple[list[dict],
 
 def intermediate_stage(config: dict, name: str, tasks: list[str], seed: int, pretrained: Stage,
                        prepared: dict[str, Stage]) -> Stage:
-    settings = {t: stage_settings(config, t) for t in tasks}
-    # The optimiser schedule of a multi-task stage comes from [intermediate.task.multitask] (or the
-    # defaults); each task's own settings still decide its featurisation (lengths, strides).
-    shared = stage_settings(config, name)
+    # Each task's own settings decide its featurisation (lengths, strides); the optimiser schedule of a
+    # multi-task stage comes from [intermediate.task.multitask] (or the defaults). Only what each part
+    # reads enters the key: a task's learning rate does not retrain the multi-task stage.
+    settings = {t: head_settings(stage_settings(config, t), get_task(t)) for t in tasks}
+    shared = schedule_settings(stage_settings(config, name))
     inter = config["intermediate"]
     mlm = mlm_settings(config, seed)
     translated = {t: translated_stage(config, t) for t in tasks} if inter["translated_dir"] else {}
@@ -177,7 +173,8 @@ def intermediate_stage(config: dict, name: str, tasks: list[str], seed: int, pre
                 "training": {k: v for k, v in summary.items() if k != "eval_history"}}
 
     deps = [pretrained, *(prepared[t] for t in tasks), *translated.values()]
+    described = stage_settings(config, name)
     extras = (" + MLM on " + inter["mlm_text"] if mlm else "") + (" (translated training data)" if translated else "")
     return Stage("intermediate", f"{name}-s{seed}", inputs, run, deps,
-                 describe=f"train {'+'.join(tasks)}{extras} from {pretrained.id}: lr {shared['lr']}, batch {shared['batch_size']}x"
-                          f"{shared['grad_accum']}, epochs {shared['epochs']}, max_len {shared['max_seq_length']}, seed {seed}")
+                 describe=f"train {'+'.join(tasks)}{extras} from {pretrained.id}: lr {described['lr']}, batch {described['batch_size']}x"
+                          f"{described['grad_accum']}, epochs {described['epochs']}, max_len {described['max_seq_length']}, seed {seed}")

@@ -11,7 +11,8 @@ from repro.config import task_settings
 from repro.engine import Stage
 from repro.heads import get_head
 from repro.modeling import MultiHeadModel, load_tokenizer, pick_device
-from repro.phases.common import examples_path, first_n, prepared_languages, read_examples, set_seed
+from repro.phases.common import (examples_path, first_n, head_settings, prepared_languages, read_examples,
+                                 schedule_settings, set_seed)
 from repro.phases.retrieve import retrieval_stage
 from repro.tasks import get_task
 from repro.training import TaskData, train
@@ -21,7 +22,8 @@ def target_stage(config: dict, encoder_name: str, encoder: Stage, target: str, s
     task = get_task(target)
     if not task.head_impl.trainable:  # retrieval: scored straight from the encoder
         return retrieval_stage(config, encoder_name, encoder, task, seed, prepared)
-    s = task_settings(config, "target", target)
+    full = task_settings(config, "target", target)
+    s = {**schedule_settings(full), **head_settings(full, task)}  # exactly what the cell reads
     inputs = {"task": target, "settings": s, "seed": seed, "splits": config["target"]["splits"],
            "checkpoint_every": config["run"]["checkpoint_every"], "keep_model": config["target"]["keep_models"],
            "deterministic": config["run"]["deterministic"]}

@@ -16,6 +16,8 @@ import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
+from repro.errors import ScoringError
+
 __all__ = [
     "ScoringError",
     "MLQA_LANGS",
@@ -31,33 +33,6 @@ __all__ = [
 ]
 
 _PERCENT = 100.0
-
-
-class ScoringError(ValueError):
-    """Input that the XTREME scorer cannot score.
-
-    ``path`` (and ``line``, 1-based, where it applies) locate the offending input; ``str(error)`` starts
-    with them, so a one-line message always names the file. The metric functions raise it without a path;
-    the folder scorer re-raises it with one through :meth:`in_file`.
-    """
-
-    def __init__(self, message: str, path: str | None = None, line: int | None = None):
-        self.message = message
-        self.path = None if path is None else str(path)
-        self.line = line
-        super().__init__(self._render())
-
-    def _render(self) -> str:
-        if self.path is None:
-            return self.message
-        where = self.path if self.line is None else f"{self.path}:{self.line}"
-        return f"{where}: {self.message}"
-
-    def in_file(self, path: str, line: int | None = None) -> "ScoringError":
-        """A copy of this error located in ``path`` (an already located error is returned unchanged)."""
-        if self.path is not None:
-            return self
-        return ScoringError(self.message, path, line if line is not None else self.line)
 
 
 def _precision_recall_f1(n_correct: int, n_predicted: int, n_gold: int) -> dict[str, float]:
