@@ -1,4 +1,4 @@
-"""Command line: `python -m repro {reproduce,status,verify,score}` (also the `repro` console script)."""
+"""Command line: `python -m repro {reproduce,status,verify,analyze,score}` (also the `repro` console script)."""
 from __future__ import annotations
 
 import argparse
@@ -39,7 +39,7 @@ def cmd_reproduce(args) -> int:
     config, plan, run_dir = _load(args)
     stages = plan.stages if args.all else plan.phase(args.phase)
     if not stages:
-        raise ReproError(f"no stages in phase {args.phase!r}; phases: prepare, pretrained, intermediate, target, evaluate, aggregate")
+        raise ReproError(f"no stages in phase {args.phase!r}; phases: prepare, pretrained, intermediate, target, evaluate, aggregate, analyze")
     if args.dry_run:
         return _print_plan(config, topological(stages))
     started = time.time()
@@ -101,6 +101,24 @@ def cmd_score(args) -> int:
     return xtreme.run(args)
 
 
+def cmd_analyze(args) -> int:
+    """The research-question analysis: of a run (the analyze phase) or of any results table."""
+    if args.results:
+        from repro.analysis.tables import analyse_results
+        from repro.verify import VerifyInputError, load_results
+
+        if not args.out:
+            raise ReproError("analyze --results FILE needs --out DIR")
+        try:
+            results = load_results(Path(args.results))
+        except VerifyInputError as e:
+            raise ReproError(str(e)) from None
+        print(f"research-question report: {analyse_results(results, Path(args.out), args.split)}")
+        return 0
+    args.all, args.phase, args.dry_run, args.no_verify = False, "analyze", False, True
+    return cmd_reproduce(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="repro", description="X-STILTs reproduction (Phang et al. 2020) on XTREME")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -120,6 +138,13 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--expected", default=None, help="expected-figures file (default: the profile's verify.expected)")
     p.set_defaults(func=cmd_verify)
+    p = sub.add_parser("analyze", help="task similarity vs gain: the research-question report")
+    _common(p)
+    p.add_argument("--wait", action="store_true", help="wait for another run on this run dir instead of refusing")
+    p.add_argument("--results", default=None, help="analyse this results table (expected/results.schema.json) instead of a run")
+    p.add_argument("--out", default=None, help="with --results: where report.md, analysis.json and the plots go")
+    p.add_argument("--split", default=None, help="with --results: the split to analyse (default: the table's headline split)")
+    p.set_defaults(func=cmd_analyze)
     p = sub.add_parser("score", help="score an XTREME prediction folder like the official evaluate.py")
     from repro.scoring import xtreme
     xtreme.add_arguments(p)

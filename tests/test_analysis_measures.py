@@ -14,7 +14,7 @@ def _log_marginal(f, y, log_alpha, log_beta):
     return multivariate_normal(mean=np.zeros(len(y)), cov=cov).logpdf(y)
 
 
-@pytest.mark.parametrize("n,d", [(80, 10), (30, 60)])
+@pytest.mark.parametrize("n,d", [(40, 8), (30, 60)])
 def test_logme_is_the_maximised_evidence_also_when_features_outnumber_examples(n, d):
     rng = np.random.default_rng(0)
     f = rng.normal(size=(n, d))
@@ -96,11 +96,11 @@ def test_fisher_embedding_is_seed_stable_and_label_sensitive(tiny_encoder):
     model, tok = tiny_encoder
     rng = np.random.default_rng(0)
     words = ["alpha", "beta", "gamma", "delta", "red", "blue", "green", "stone"]
-    texts = [" ".join(rng.choice(words, 6)) for _ in range(48)]
+    texts = [" ".join(rng.choice(words, 6)) for _ in range(32)]
     labels = np.array(["alpha" in t for t in texts])
     seqs = [tok(t)["input_ids"] for t in texts]
-    a = measures.fisher_embedding(model, seqs, labels, tok.pad_token_id, head_steps=100, seed=0)
-    b = measures.fisher_embedding(model, seqs, labels, tok.pad_token_id, head_steps=100, seed=1)
+    a = measures.fisher_embedding(model, seqs, labels, tok.pad_token_id, head_steps=50, seed=0)
+    b = measures.fisher_embedding(model, seqs, labels, tok.pad_token_id, head_steps=50, seed=1)
     cos = lambda u, v: float(u @ v / np.linalg.norm(u) / np.linalg.norm(v))
     assert a.shape == (model.config.num_hidden_layers * model.config.hidden_size,)
     assert cos(a, b) > 0.9

@@ -309,20 +309,21 @@ def fisher_embedding(model, seqs: list[list[int]], labels: np.ndarray, pad_id: i
     n_layers = model.config.num_hidden_layers
     fisher = torch.zeros(n_layers, pooled.shape[1], device=device)
     tokens = 0.0
-    for i, s in enumerate(seqs):  # one example at a time: the square is per example
-        ids, mask = _pad([s], pad_id, device)
+    order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
+    for start in range(0, len(order), batch_size):
+        idx = order[start:start + batch_size]
+        ids, mask = _pad([seqs[i] for i in idx], pad_id, device)
         # Gradients reach the activations through the input embeddings (the weights are frozen).
         embeds = model.get_input_embeddings()(ids).detach().requires_grad_(True)
-        out = model(inputs_embeds=embeds, attention_mask=mask, output_hidden_states=True)
-        states = out.hidden_states[1:]
+        states = model(inputs_embeds=embeds, attention_mask=mask, output_hidden_states=True).hidden_states[1:]
         m = mask.unsqueeze(-1).float()
-        last = states[-1]
-        logits = head((last * m).sum(1) / m.sum(1))
-        loss = torch.nn.functional.cross_entropy(logits, y[i:i + 1])
-        grads = torch.autograd.grad(loss, states, allow_unused=True)
+        logits = head((states[-1] * m).sum(1) / m.sum(1))
+        # Example i's activations reach only L_i, so d(sum_i L_i)/d o_i = dL_i/d o_i: one backward per
+        # batch gives every per-example gradient, and squaring it is the per-example square.
+        loss = torch.nn.functional.cross_entropy(logits, y[idx], reduction="sum")
+        grads = torch.autograd.grad(loss, states)
         for k, g in enumerate(grads):
-            if g is not None:
-                fisher[k] += (g[0] ** 2 * m[0]).sum(0)
+            fisher[k] += (g ** 2 * m).sum((0, 1))
         tokens += float(m.sum())
     fisher = fisher / tokens
     fisher = fisher / fisher.norm(dim=1, keepdim=True).clamp_min(1e-30)
