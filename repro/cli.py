@@ -113,7 +113,9 @@ def cmd_analyze(args) -> int:
             results = load_results(Path(args.results))
         except VerifyInputError as e:
             raise ReproError(str(e)) from None
-        print(f"research-question report: {analyse_results(results, Path(args.out), args.split)}")
+        path = analyse_results(results, Path(args.out), args.split, permutations=args.permutations,
+                               bootstrap=args.bootstrap)
+        print(f"research-question report: {path}")
         return 0
     args.all, args.phase, args.dry_run, args.no_verify = False, "analyze", False, True
     return cmd_reproduce(args)
@@ -144,6 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results", default=None, help="analyse this results table (expected/results.schema.json) instead of a run")
     p.add_argument("--out", default=None, help="with --results: where report.md, analysis.json and the plots go")
     p.add_argument("--split", default=None, help="with --results: the split to analyse (default: the table's headline split)")
+    p.add_argument("--permutations", type=int, default=10_000, help="with --results: interaction-test permutations")
+    p.add_argument("--bootstrap", type=int, default=2000, help="with --results: source-bootstrap resamples")
     p.set_defaults(func=cmd_analyze)
     p = sub.add_parser("score", help="score an XTREME prediction folder like the official evaluate.py")
     from repro.scoring import xtreme

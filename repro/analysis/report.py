@@ -104,7 +104,7 @@ def plots(a: dict, out: Path) -> list[str]:
             ax.text(j, i, txt, ha="center", va="center", fontsize=7)
     ax.set_xticks(range(len(targets)), targets, rotation=45, ha="right")
     ax.set_yticks(range(len(sources)), sources)
-    ax.set_title(f"gain over the baseline ({a['split']}, points); hatched = self-transfer, masked")
+    ax.set_title(f"gain over baseline ({a['split']}, points)\nhatched: self-transfer (masked)", fontsize=9)
     fig.colorbar(im, ax=ax)
     fig.tight_layout()
     fig.savefig(out / "gain_heatmap.png", dpi=110)
