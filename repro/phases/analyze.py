@@ -49,9 +49,14 @@ def english_sample(prep, task_name: str, n: int, seed: int) -> list[dict]:
     return ms.sample(examples, n, seed)
 
 
-def _layers(model, a: dict) -> tuple[int, int]:
+def _open_encoder(config: dict, enc_dir):
+    """(model, tokenizer, device, (last layer, mid layer)) of an encoder stage's output, seeded."""
+    a = config["analysis"]
+    set_seed(a["seed"], config["run"]["deterministic"], config["run"]["num_threads"])
+    device = pick_device(config["run"]["device"])
+    model, tok = load_encoder(enc_dir).to(device), load_tokenizer(enc_dir)
     n = model.config.num_hidden_layers
-    return n, resolve_layer(n, a["mid_layer"], a["reference_num_layers"])
+    return model, tok, device, (n, resolve_layer(n, a["mid_layer"], a["reference_num_layers"]))
 
 
 def lexical_stage(config, pretrained: Stage, prepared: dict, tasks: list[str]) -> Stage:
@@ -84,11 +89,7 @@ def embeddings_stage(config, pretrained: Stage, prepared: dict, tasks: list[str]
     a = config["analysis"]
 
     def run(ctx):
-        set_seed(a["seed"], config["run"]["deterministic"], config["run"]["num_threads"])
-        device = pick_device(config["run"]["device"])
-        enc_dir = ctx.dep(pretrained.id) / "encoder"
-        model, tok = load_encoder(enc_dir).to(device), load_tokenizer(enc_dir)
-        last, mid = _layers(model, a)
+        model, tok, device, (last, mid) = _open_encoder(config, ctx.dep(pretrained.id) / "encoder")
         means, fisher, dataset_of = {last: {}, mid: {}}, {}, {}
         for t in tasks:
             sample = english_sample(ctx.dep(prepared[t].id), t, a["sample_size"], a["seed"])
@@ -126,11 +127,7 @@ def logme_stage(config, enc_name: str, encoder: Stage, prepared: dict, targets: 
     parallel = next((t for t in PARALLEL_SETS if t in prepared), None)
 
     def run(ctx):
-        set_seed(a["seed"], config["run"]["deterministic"], config["run"]["num_threads"])
-        device = pick_device(config["run"]["device"])
-        enc_dir = ctx.dep(encoder.id) / "encoder"
-        model, tok = load_encoder(enc_dir).to(device), load_tokenizer(enc_dir)
-        last, mid = _layers(model, a)
+        model, tok, device, (last, mid) = _open_encoder(config, ctx.dep(encoder.id) / "encoder")
         out = {"logme": {}, "logme_mid": {}, "alignment": None, "layers": {"last": last, "mid": mid}}
         for t in labelled:
             task, prep = get_task(t), ctx.dep(prepared[t].id)
