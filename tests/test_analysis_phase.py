@@ -65,3 +65,16 @@ def test_analyze_results_bad_input_is_one_line_exit_2(tmp_path):
     proc = repro("analyze", "--results", bad, "--out", tmp_path / "o", check=False)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and "mean" in proc.stderr
     assert not (tmp_path / "o" / "analysis.json").exists()
+
+
+def test_the_mini_run_includes_the_analysis(mini_run):
+    run_dir, proc = mini_run
+    assert "research-question report:" in proc.stdout
+    reports = list((run_dir / "analyze").glob("report-*/analysis.json"))
+    assert len(reports) == 1
+    a = json.loads(reports[0].read_text())
+    assert a["sources"] == ["mnli"] and ["mnli", "xnli"] in a["masked"]
+    assert a["measures"]["M4"]["mnli"]["panx"] is not None      # ΔLogME from the kept encoders
+    assert a["measures"]["M4"]["mnli"]["tatoeba"] is not None   # ΔA for retrieval
+    assert any("cannot resolve" in v for v in a["verdicts"])    # one source: honestly unresolvable
+    assert {p.name for p in reports[0].parent.glob("*.png")} == {"gain_heatmap.png", "similarity_vs_gain.png", "forest.png"}
