@@ -50,6 +50,8 @@ def cmd_reproduce(args) -> int:
     if is_done(run_dir, plan.aggregate):
         d = stage_dir(run_dir, plan.aggregate)
         print(f"result tables: {d / 'results.md'} and {d / 'results.json'}")
+        if plan.analysis is not None and is_done(run_dir, plan.analysis):
+            print(f"research-question report: {stage_dir(run_dir, plan.analysis) / 'report.md'}")
         if args.all and not args.no_verify:
             from repro.verify import verify_run
             return verify_run(run_dir, plan, config, None)
