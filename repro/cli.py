@@ -1,4 +1,4 @@
-"""Command line: `python -m repro {reproduce,status,verify,check-data,score}` (also the `repro` console script)."""
+"""Command line: `python -m repro {reproduce,status,verify,analyze,check-data,score}` (also the `repro` console script)."""
 from __future__ import annotations
 
 import argparse
@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from repro.analysis.tables import analyse_results
 from repro.atomic import write_json
 from repro.checkdata import check_data
 from repro.config import load_config
@@ -17,7 +18,7 @@ from repro.plan import build_plan
 from repro.scoring.metrics import ScoringError
 from repro.scoring.xtreme import score_folders, summary_lines
 from repro.tasks import tasks_with_role
-from repro.verify import verify_run
+from repro.verify import load_results, verify_run
 
 DEFAULT_RUN_DIR = "runs/{profile}"
 
@@ -43,7 +44,7 @@ def cmd_reproduce(args) -> int:
     config, plan, run_dir = _load(args)  # the plan checks every task's data source before anything runs
     stages = plan.stages if args.all else plan.phase(args.phase)
     if not stages:
-        raise ReproError(f"no stages in phase {args.phase!r}; phases: prepare, pretrained, intermediate, target, evaluate, aggregate")
+        raise ReproError(f"no stages in phase {args.phase!r}; phases: prepare, pretrained, intermediate, target, evaluate, aggregate, analyze")
     if args.dry_run:
         return _print_plan(config, topological(stages))
     started = time.time()
@@ -53,6 +54,8 @@ def cmd_reproduce(args) -> int:
     if is_done(run_dir, plan.aggregate):
         d = stage_dir(run_dir, plan.aggregate)
         print(f"result tables: {d / 'results.md'} and {d / 'results.json'}")
+        if plan.analysis is not None and is_done(run_dir, plan.analysis):
+            print(f"research-question report: {stage_dir(run_dir, plan.analysis) / 'report.md'}")
         if args.all and not args.no_verify:
             return verify_run(run_dir, plan, config, None)
     return 0
@@ -120,7 +123,6 @@ def cmd_score(args) -> int:
 
 
 def _score_arguments(p: argparse.ArgumentParser) -> None:
-
     # The underscore spellings are evaluate.py's option names, accepted as aliases.
     p.add_argument("--prediction-folder", "--prediction_folder", dest="prediction_folder", required=True,
                    help="folder with one sub-folder per task of test-<lang>.<ext> prediction files")
@@ -130,6 +132,20 @@ def _score_arguments(p: argparse.ArgumentParser) -> None:
                    help="where to write the JSON report")
     p.add_argument("--tasks", nargs="+", choices=[t.name for t in tasks_with_role("target")], default=None,
                    help="score only these tasks (default: every task present on both sides)")
+
+
+def cmd_analyze(args) -> int:
+    """The research-question analysis: of a run (the analyze phase) or of any results table."""
+    if args.results:
+        if not args.out:
+            raise ReproError("analyze --results FILE needs --out DIR")
+        results = load_results(Path(args.results))  # a VerifyInputError is a ReproError: one line, exit 2
+        path = analyse_results(results, Path(args.out), args.split, permutations=args.permutations,
+                               bootstrap=args.bootstrap)
+        print(f"research-question report: {path}")
+        return 0
+    args.all, args.phase, args.dry_run, args.no_verify = False, "analyze", False, True
+    return cmd_reproduce(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -158,6 +174,15 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--offline", action="store_true", help="try no hub load; list the ones not tried")
     p.set_defaults(func=cmd_check_data)
+    p = sub.add_parser("analyze", help="task similarity vs gain: the research-question report")
+    _common(p)
+    p.add_argument("--wait", action="store_true", help="wait for another run on this run dir instead of refusing")
+    p.add_argument("--results", default=None, help="analyse this results table (expected/results.schema.json) instead of a run")
+    p.add_argument("--out", default=None, help="with --results: where report.md, analysis.json and the plots go")
+    p.add_argument("--split", default=None, help="with --results: the split to analyse (default: the table's headline split)")
+    p.add_argument("--permutations", type=int, default=10_000, help="with --results: interaction-test permutations")
+    p.add_argument("--bootstrap", type=int, default=2000, help="with --results: source-bootstrap resamples")
+    p.set_defaults(func=cmd_analyze)
     p = sub.add_parser("score", help="score an XTREME prediction folder like the official evaluate.py")
     _score_arguments(p)
     p.set_defaults(func=cmd_score)

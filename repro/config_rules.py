@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from repro.errors import ConfigError
 from repro.modeling import TINY_MODEL
 from repro.tasks import REGISTRY, get_task
@@ -134,7 +136,6 @@ class Device(Rule):
     def ok(self, value) -> bool:
         if value == "auto":
             return True
-        import torch  # the names torch knows on this machine's build
 
         try:
             torch.device(value)
@@ -244,6 +245,17 @@ def _build() -> dict[str, Rule]:
         "retrieval.bucc_k": count(1),
         "retrieval.bucc_layer": count(0),
         "aggregate.split": choice("dev", "test"),
+        "analysis.enabled": FLAG,
+        "analysis.sample_size": count(1),
+        "analysis.token_cap": count(1),
+        "analysis.mid_layer": count(0),
+        "analysis.reference_num_layers": count(1),
+        "analysis.max_seq_length": count(PAIR_SPECIAL_TOKENS + 2),
+        "analysis.batch_size": count(1),
+        "analysis.fisher_head_steps": count(1),
+        "analysis.permutations": count(1),
+        "analysis.bootstrap": count(1),
+        "analysis.seed": count(0),
         "verify.expected": text(),
     }
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from repro.engine import Stage
 from repro.errors import ConfigError
 from repro.phases.aggregate import aggregate_stage
+from repro.phases.analyze import analyze_stages
 from repro.phases.evaluate import evaluate_stage
 from repro.phases.intermediate import intermediate_stage
 from repro.phases.prepare import prepare_stage, synthetic_stage
@@ -13,13 +14,14 @@ from repro.sources import check_sources, with_selection_tasks
 from repro.phases.pretrained import pretrained_stage
 from repro.phases.target import target_stage
 
-PHASES = ["prepare", "pretrained", "intermediate", "target", "evaluate", "aggregate"]
+PHASES = ["prepare", "pretrained", "intermediate", "target", "evaluate", "aggregate", "analyze"]
 
 
 @dataclass
 class Plan:
     stages: list[Stage]
     aggregate: Stage
+    analysis: Stage | None = None   # the research-question report (phase analyze)
 
     def phase(self, name: str) -> list[Stage]:
         return [s for s in self.stages if s.phase == name]
@@ -68,4 +70,12 @@ def build_plan(config: dict) -> Plan:
                 stages += [cell, ev]
     agg = aggregate_stage(config, evaluations, intermediates)
     stages.append(agg)
-    return Plan(stages, agg)
+    analysis = None
+    if config["analysis"]["enabled"]:
+        first = config["run"]["seeds"][0]
+        encoders = {"baseline": pretrained} if tgt["baseline"] else {}
+        encoders.update({e: intermediates[(e, first)] for e in wanted})
+        analysis_stages = analyze_stages(config, agg, pretrained, prepared, encoders)
+        stages += analysis_stages
+        analysis = analysis_stages[-1]
+    return Plan(stages, agg, analysis)

@@ -1,0 +1,1 @@
+"""The research-question analysis: task similarity, semantic distance and the gain (issue 11)."""

@@ -1,0 +1,240 @@
+"""Phase `analyze` (after `aggregate`): the research question — does task similarity between the
+intermediate and the target task predict the gain, and does semantic distance act differently on
+PAWS-X? Each measure is a cached stage keyed like every other stage:
+
+  analyze/lexical          M1 vocabulary overlap (+ weighted), C2 overlap/label correlation, B1 sizes
+  analyze/embeddings       M2 centred TextEmb (last and a mid layer), M3 Fisher TaskEmb (b) — θ0 only
+  analyze/logme-<encoder>  LogME of each labelled target's labels on that encoder's features, and the
+                           cross-lingual alignment margin A (for ΔA): one stage per encoder
+  analyze/report           gains from the aggregate table + all measures -> report.md, analysis.json, PNGs
+
+Features are computed from the encoder stages' outputs (kept by the intermediate phase) and only the
+resulting numbers are stored. M5 (ΔCKA towards the target-tuned encoder) would need the target models,
+which the target phase deletes after prediction; it is left out (see README, "Research question").
+"""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+
+from repro.analysis import core, ladder, measures as ms, report
+from repro.analysis.tables import gains_of
+from repro.atomic import sha256_text, write_json
+from repro.config import task_settings
+from repro.engine import Stage
+from repro.heads import get_head
+from repro.modeling import load_encoder, load_tokenizer, pick_device
+from repro.phases.common import examples_path, prepared_languages, read_examples, set_seed
+from repro.retrieval import resolve_layer
+from repro.tasks import get_task
+
+RETRIEVAL = ("bucc2018", "tatoeba")
+PARALLEL_SETS = ("pawsx", "xnli")  # dev sets that are human translations of the same English items
+
+
+def english_sample(prep, task_name: str, n: int, seed: int) -> list[dict]:
+    """A seeded sample of a task's English input: its training split, or for the retrieval targets the
+    English side of their dev sentences."""
+    task = get_task(task_name)
+    if task.train_language in prepared_languages(prep, "train"):
+        examples = read_examples(examples_path(prep, "train", task.train_language))
+    else:
+        sentences = []
+        for lang in prepared_languages(prep, "dev"):
+            for ex in read_examples(examples_path(prep, "dev", lang)):
+                sentences += ex.get("english") or []
+        examples = [{"text_a": s} for s in dict.fromkeys(sentences)]
+    return ms.sample(examples, n, seed)
+
+
+def _open_encoder(config: dict, enc_dir):
+    """(model, tokenizer, device, (last layer, mid layer)) of an encoder stage's output, seeded."""
+    a = config["analysis"]
+    set_seed(a["seed"], config["run"]["deterministic"], config["run"]["num_threads"])
+    device = pick_device(config["run"]["device"])
+    model, tok = load_encoder(enc_dir).to(device), load_tokenizer(enc_dir)
+    n = model.config.num_hidden_layers
+    return model, tok, device, (n, resolve_layer(n, a["mid_layer"], a["reference_num_layers"]))
+
+
+def lexical_stage(config, pretrained: Stage, prepared: dict, tasks: list[str]) -> Stage:
+    a = config["analysis"]
+
+    def run(ctx):
+        tok = load_tokenizer(ctx.dep(pretrained.id) / "encoder")
+        counts, c2, sizes = {}, {}, {}
+        for t in tasks:
+            prep = ctx.dep(prepared[t].id)
+            sample = english_sample(prep, t, a["sample_size"], a["seed"])
+            counts[t] = ms.token_counts([x for ex in sample for x in ms.example_texts(ex)], tok)
+            pos = ladder.positive_label(t)
+            if pos and sample and "label" in sample[0]:
+                c2[t] = ms.point_biserial_overlap(sample, pos)
+            info = json.loads((prep / "info.json").read_text())
+            sizes[t] = info.get("counts", {}).get(f"train-{get_task(t).train_language}")
+        jac = {s: {t: ms.jaccard(set(counts[s]), set(counts[t])) for t in tasks} for s in tasks}
+        wjac = {s: {t: ms.weighted_jaccard(counts[s], counts[t]) for t in tasks} for s in tasks}
+        write_json(ctx.out / "lexical.json", {"M1": jac, "M1_weighted": wjac, "C2": c2, "train_sizes": sizes,
+                                              "sample_size": a["sample_size"]})
+
+    key = {"tasks": tasks, "sample_size": a["sample_size"], "seed": a["seed"]}
+    return Stage("analyze", "lexical", key, run, [pretrained, *(prepared[t] for t in tasks)],
+                 versions=("tokenizers", "transformers"),
+                 describe=f"M1 vocabulary overlap, C2, B1 on {a['sample_size']} English examples per task")
+
+
+def embeddings_stage(config, pretrained: Stage, prepared: dict, tasks: list[str]) -> Stage:
+    a = config["analysis"]
+
+    def run(ctx):
+        model, tok, device, (last, mid) = _open_encoder(config, ctx.dep(pretrained.id) / "encoder")
+        means, fisher, dataset_of = {last: {}, mid: {}}, {}, {}
+        for t in tasks:
+            sample = english_sample(ctx.dep(prepared[t].id), t, a["sample_size"], a["seed"])
+            seqs = ms.encode_inputs(sample, tok, a["max_seq_length"])
+            ident = sha256_text(json.dumps(seqs))  # XNLI/XQuAD/MLQA may reuse MNLI/SQuAD: one dataset
+            dataset_of[t] = ident
+            if ident not in means[last]:
+                pooled = ms.pooled_features(model, seqs, tok.pad_token_id, [last, mid], a["batch_size"], device)
+                for layer in (last, mid):
+                    means[layer][ident] = pooled[layer].mean(axis=0)
+            labels = [ex.get("label") for ex in sample]
+            if get_task(t).head == "classification" and all(x is not None for x in labels) and len(set(labels)) > 1:
+                fisher[t] = ms.fisher_embedding(model, seqs, np.asarray(labels), tok.pad_token_id,
+                                                a["fisher_head_steps"], batch_size=a["batch_size"], seed=a["seed"],
+                                                device=device)
+        out = {}
+        for name, layer in (("M2", last), ("M2_mid", mid)):
+            cos = ms.centred_cosines(means[layer])  # centred over the distinct datasets, each once
+            out[name] = {s: {t: cos[(dataset_of[s], dataset_of[t])] for t in tasks} for s in tasks}
+        cosf = lambda u, v: float(u @ v / (np.linalg.norm(u) * np.linalg.norm(v)))
+        out["M3"] = {s: {t: cosf(fisher[s], fisher[t]) for t in fisher} for s in fisher}
+        out["layers"] = {"last": last, "mid": mid}
+        out["distinct_datasets"] = len(means[last])
+        write_json(ctx.out / "embeddings.json", out)
+
+    key = {"tasks": tasks, "analysis": {k: a[k] for k in ("sample_size", "seed", "mid_layer", "reference_num_layers",
+                                                            "max_seq_length", "fisher_head_steps")}}
+    return Stage("analyze", "embeddings", key, run, [pretrained, *(prepared[t] for t in tasks)],
+                 describe="M2 centred TextEmb (last + mid layer), M3 Fisher TaskEmb (b) from the pretrained encoder")
+
+
+def logme_stage(config, enc_name: str, encoder: Stage, prepared: dict, targets: list[str]) -> Stage:
+    a = config["analysis"]
+    labelled = [t for t in targets if get_task(t).head in ("classification", "tagging", "span_qa")]
+    parallel = next((t for t in PARALLEL_SETS if t in prepared), None)
+
+    def run(ctx):
+        model, tok, device, (last, mid) = _open_encoder(config, ctx.dep(encoder.id) / "encoder")
+        out = {"logme": {}, "logme_mid": {}, "alignment": None, "layers": {"last": last, "mid": mid}}
+        for t in labelled:
+            task, prep = get_task(t), ctx.dep(prepared[t].id)
+            sample = english_sample(prep, t, a["sample_size"], a["seed"])
+            s = task_settings(config, "target", t)
+            feats = get_head(task.head).featurize(task, sample, tok, s, train=True)
+            xy = ms.logme_inputs(model, feats, task.head, tok.pad_token_id, [last, mid], a["token_cap"], a["seed"],
+                                 a["batch_size"], device)
+            for name, layer in (("logme", last), ("logme_mid", mid)):
+                x, y = xy[layer]
+                out[name][t] = ms.logme(x, y) if len(np.unique(y)) > 1 else None
+        if parallel:
+            prep = ctx.dep(prepared[parallel].id)
+            langs = prepared_languages(prep, "dev")
+            sets = {lang: [ex["text_a"] for ex in read_examples(examples_path(prep, "dev", lang))] for lang in langs}
+            if "en" in sets:
+                n = min(len(sets["en"]), a["sample_size"])
+                emb = {lang: ms.pooled_features(model, ms.encode_inputs([{"text_a": x} for x in v[:n]], tok,
+                                                                        a["max_seq_length"]),
+                                                tok.pad_token_id, [mid], a["batch_size"], device)[mid]
+                       for lang, v in sets.items() if len(v) >= n}
+                margins = [ms.alignment_margin(emb["en"], e) for lang, e in emb.items() if lang != "en"]
+                out["alignment"] = float(np.mean(margins)) if margins else None
+                out["alignment_set"] = parallel
+        write_json(ctx.out / "logme.json", out)
+
+    key = {"targets": labelled, "parallel": parallel,
+           "analysis": {k: a[k] for k in ("sample_size", "seed", "mid_layer", "reference_num_layers", "token_cap",
+                                          "max_seq_length")},
+           "target_settings": {t: task_settings(config, "target", t) for t in labelled}}
+    deps = [encoder, *(prepared[t] for t in labelled)]
+    if parallel and parallel not in labelled:
+        deps.append(prepared[parallel])
+    return Stage("analyze", f"logme-{enc_name}", key, run, deps,
+                 describe=f"LogME of {len(labelled)} targets' labels and the alignment margin on {enc_name}'s features")
+
+
+def _cell(table: dict, s: str, t: str):
+    v = (table.get(s) or {}).get(t)
+    return None if v is None or (isinstance(v, float) and not math.isfinite(v)) else v
+
+
+def report_stage(config, aggregate: Stage, lexical: Stage, embeddings: Stage, logme: dict[str, Stage]) -> Stage:
+    a = config["analysis"]
+
+    def run(ctx):
+        results = json.loads((ctx.dep(aggregate.id) / "results.json").read_text())
+        split, gain, sources, targets, rel = gains_of(results, config["aggregate"]["split"])
+        lex = json.loads((ctx.dep(lexical.id) / "lexical.json").read_text())
+        emb = json.loads((ctx.dep(embeddings.id) / "embeddings.json").read_text())
+        lm = {name: json.loads((ctx.dep(st.id) / "logme.json").read_text()) for name, st in logme.items()}
+        g = core.matrix(gain, sources, targets)
+        m4, m4_mid = {}, {}
+        base = lm.get("baseline")
+        for s in sources:
+            m4[s], m4_mid[s] = {}, {}
+            for t in targets:
+                if base is None or s not in lm:
+                    continue
+                if t in RETRIEVAL:  # ΔA: the alignment margin is the natural predictor for retrieval
+                    va, vb = lm[s].get("alignment"), base.get("alignment")
+                    m4[s][t] = m4_mid[s][t] = None if va is None or vb is None else va - vb
+                    continue
+                for name, out in (("logme", m4), ("logme_mid", m4_mid)):
+                    va, vb = lm[s][name].get(t), base[name].get(t)
+                    out[s][t] = None if va is None or vb is None else va - vb
+        measures = {"M1": {s: {t: _cell(lex["M1"], s, t) for t in targets} for s in sources},
+                    "M2": {s: {t: _cell(emb["M2"], s, t) for t in targets} for s in sources},
+                    "M3": {s: {t: _cell(emb["M3"], s, t) for t in targets} for s in sources},
+                    "M4": m4, "D0": core.d0_table(sources, targets),
+                    "B1": core.b1_table(sources, targets, lex["train_sizes"]),
+                    "B2": core.b2_table(np.where(core.self_mask(sources, targets), np.nan, g), sources, targets)}
+        c2 = lex["C2"]
+        notes = ["M3 is defined here for classification tasks only (a frozen-encoder linear head on pooled states); "
+                 "M5 needs the target-tuned models, which the target phase deletes: not computed.",
+                 "C2 overlap/label correlation r (English training sample): "
+                 + (", ".join(f"{k} {v:+.2f}" for k, v in c2.items() if v is not None) or "no pair task") + ".",
+                 "B1 uses the loaders' training counts of this run (after any cap).",
+                 f"Sensitivity variants in analysis.json: M1_weighted, M2_mid (layer {emb['layers']['mid']}), "
+                 "M4_mid."]
+        if results["data_source"] == "synthetic":
+            notes.insert(0, "Synthetic smoke world and tiny model: these numbers test the machinery; they say "
+                            "nothing about X-STILTs.")
+        result = core.analyse(gain, measures, sources, targets, split, permutations=a["permutations"],
+                              bootstrap=a["bootstrap"], seed=a["seed"], seeds=len(results["seeds"]),
+                              reliability=rel, notes=notes)
+        result["variants"] = {"M1_weighted": {s: {t: _cell(lex["M1_weighted"], s, t) for t in targets} for s in sources},
+                              "M2_mid": {s: {t: _cell(emb["M2_mid"], s, t) for t in targets} for s in sources},
+                              "M4_mid": m4_mid, "C2": c2}
+        report.write(result, ctx.out, results["provenance"]["note"])
+        return {"verdicts": result["verdicts"]}
+
+    key = {k: a[k] for k in ("permutations", "bootstrap", "seed")}
+    key["split"] = config["aggregate"]["split"]
+    return Stage("analyze", "report", key, run, [aggregate, lexical, embeddings, *logme.values()],
+                 versions=("numpy", "scipy", "matplotlib"),
+                 describe="similarity vs gain: report.md, analysis.json, plots")
+
+
+def analyze_stages(config: dict, aggregate: Stage, pretrained: Stage, prepared: dict,
+                   encoders: dict[str, Stage]) -> list[Stage]:
+    """encoders: {'baseline': pretrained stage, <intermediate task>: its stage (first seed)}."""
+    targets = list(config["target"]["tasks"])
+    sources = [e for e in encoders if e != "baseline" and ladder.train_size(e)]
+    tasks = list(dict.fromkeys(sources + targets))
+    lex = lexical_stage(config, pretrained, prepared, tasks)
+    emb = embeddings_stage(config, pretrained, prepared, tasks)
+    lm = {name: logme_stage(config, name, st, prepared, targets) for name, st in encoders.items()
+          if name == "baseline" or name in sources}
+    return [lex, emb, *lm.values(), report_stage(config, aggregate, lex, emb, lm)]

@@ -1,0 +1,79 @@
+"""The D0 ladder file, `analyze --results` on a hand-typed table, and bad input."""
+import json
+
+import pytest
+from scipy import stats as sps
+
+from conftest import ROOT, repro
+from repro.analysis import ladder
+
+TYPED = ROOT / "tests" / "fixtures" / "analysis" / "typed_results.json"
+
+# The ladder as tabled in the design notes (Part B.3), typed in by hand: the attributes must reproduce it.
+SPEC_LADDER = """
+anli 0 1 3 3 3 3 3 2 2
+ccg 3 3 0 1 2 2 2 3 3
+commonsenseqa 2 2 3 3 2 2 2 2 2
+cosmosqa 2 2 3 3 2 2 2 2 2
+hellaswag 2 2 3 3 3 3 3 2 2
+mnli 0 1 3 3 3 3 3 2 2
+qqp 1 0 3 3 3 3 3 1 1
+squad 3 3 2 2 0 0 0 3 3
+sst2 2 2 3 3 3 3 3 2 2
+"""
+TARGETS = ["xnli", "pawsx", "udpos", "panx", "xquad", "mlqa", "tydiqa", "bucc2018", "tatoeba"]
+
+
+def test_ladder_reproduces_the_tabled_distances_and_self_transfer():
+    for line in SPEC_LADDER.strip().splitlines():
+        source, *ds = line.split()
+        assert [ladder.distance(source, t) for t in TARGETS] == list(map(int, ds)), source
+    assert ladder.is_self_transfer("mnli", "xnli") and ladder.is_self_transfer("squad", "mlqa")
+    assert not ladder.is_self_transfer("anli", "xnli")
+
+
+def test_analyze_results_on_a_hand_typed_table(tmp_path):
+    proc = repro("analyze", "--results", TYPED, "--out", tmp_path, "--permutations", "200", "--bootstrap", "50")
+    assert "report.md" in proc.stdout
+    a = json.loads((tmp_path / "analysis.json").read_text())
+    for key in ("split", "targets", "sources", "gain", "measures", "per_target", "pawsx_interaction", "verdicts"):
+        assert key in a
+    assert a["gain"]["mnli"]["xnli"] == 1.0 and ["mnli", "xnli"] in a["masked"]
+    # D0 on udpos by hand: ccg (d 0) is nearest; the others are 2 (squad) or 3
+    order = a["sources"]
+    gains = [json.loads(TYPED.read_text())["splits"]["dev"]["gain"][s]["udpos"]["mean"] for s in order]
+    d0 = [-ladder.distance(s, "udpos") for s in order]
+    row = a["per_target"]["D0"]["udpos"]
+    assert row["spearman"] == pytest.approx(sps.spearmanr(gains, d0).statistic)
+    assert row["n"] == 5 and row["regret1"] == pytest.approx(0.0)  # ccg is best and ranked first
+    assert row["kendall"] == pytest.approx(sps.kendalltau(gains, d0).statistic)
+    # xnli: mnli masked, four sources remain
+    assert a["per_target"]["D0"]["xnli"]["n"] == 4
+    assert set(a["pawsx_interaction"]) >= {"D0", "B1", "B2"}
+    assert a["verdicts"] and all(isinstance(v, str) for v in a["verdicts"])
+    for png in ("gain_heatmap.png", "similarity_vs_gain.png", "forest.png"):
+        assert (tmp_path / png).read_bytes()[:4] == b"\x89PNG"
+    assert "## Verdicts" in (tmp_path / "report.md").read_text()
+
+
+def test_analyze_results_bad_input_is_one_line_exit_2(tmp_path):
+    bad = tmp_path / "bad.json"
+    table = json.loads(TYPED.read_text())
+    table["splits"]["dev"]["gain"]["mnli"]["xnli"]["mean"] = "high"
+    bad.write_text(json.dumps(table))
+    proc = repro("analyze", "--results", bad, "--out", tmp_path / "o", check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and "mean" in proc.stderr
+    assert not (tmp_path / "o" / "analysis.json").exists()
+
+
+def test_the_mini_run_includes_the_analysis(mini_run):
+    run_dir, proc = mini_run
+    assert "research-question report:" in proc.stdout
+    reports = list((run_dir / "analyze").glob("report-*/analysis.json"))
+    assert len(reports) == 1
+    a = json.loads(reports[0].read_text())
+    assert a["sources"] == ["mnli"] and ["mnli", "xnli"] in a["masked"]
+    assert a["measures"]["M4"]["mnli"]["panx"] is not None      # ΔLogME from the kept encoders
+    assert a["measures"]["M4"]["mnli"]["tatoeba"] is not None   # ΔA for retrieval
+    assert any("cannot resolve" in v for v in a["verdicts"])    # one source: honestly unresolvable
+    assert {p.name for p in reports[0].parent.glob("*.png")} == {"gain_heatmap.png", "similarity_vs_gain.png", "forest.png"}
