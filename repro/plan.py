@@ -10,6 +10,7 @@ from repro.phases.intermediate import intermediate_stage
 from repro.phases.prepare import prepare_stage, synthetic_stage
 from repro.phases.pretrained import pretrained_stage
 from repro.phases.target import target_stage
+from repro.realtext import realtext_stage
 
 PHASES = ["prepare", "pretrained", "intermediate", "target", "evaluate", "aggregate"]
 
@@ -26,7 +27,10 @@ class Plan:
 def build_plan(config: dict) -> Plan:
     inter, tgt = config["intermediate"], config["target"]
     tasks = list(dict.fromkeys(inter["tasks"] + tgt["tasks"]))
-    synthetic = synthetic_stage(config, tasks) if config["data"]["source"] == "synthetic" else None
+    source = config["data"]["source"]
+    # Generated data (the smoke world, or real text from Debian packages) is one stage every task reads.
+    synthetic = (synthetic_stage(config, tasks) if source == "synthetic"
+                 else realtext_stage(config) if source == "realtext" else None)
     prepared = {t: prepare_stage(config, t, synthetic) for t in tasks}
     pretrained = pretrained_stage(config)
     stages: list[Stage] = ([synthetic] if synthetic else []) + list(prepared.values()) + [pretrained]

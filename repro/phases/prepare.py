@@ -12,6 +12,10 @@ from repro.synthetic.generate import generate, writers
 from repro.tasks import DataSource, get_task
 
 
+# data.source values whose files one upstream stage writes (its id), read as local files.
+GENERATED = {"synthetic": "prepare/synthetic-data", "realtext": "prepare/realtext-data"}
+
+
 def synthetic_stage(config: dict, tasks: list[str]) -> Stage:
     syn = config["synthetic"]
     names = sorted(t for t in tasks if t in writers())
@@ -39,6 +43,8 @@ def task_languages(config: dict, task) -> list[str]:
         return list(config["target"]["languages"])
     if config["data"]["source"] == "synthetic":
         return list(config["synthetic"]["languages"])
+    if config["data"]["source"] == "realtext":
+        return list(config["realtext"].get(f"{task.name.removesuffix('2018')}_languages", []))
     return list(task.languages)
 
 
@@ -48,7 +54,8 @@ def prepare_stage(config: dict, name: str, synthetic: Stage | None) -> Stage:
     languages = task_languages(config, task)
     test_labels = Path(config["data"]["test_labels"]) if config["data"]["test_labels"] else None
     key = {"task": name, "source": source.kind, "languages": languages, "options": source.options}
-    if source.kind != "synthetic":  # synthetic data is keyed by its generating stage instead
+    generated = GENERATED.get(source.kind)
+    if not generated:  # generated data is keyed by its generating stage instead
         key["data"] = task.source_key(source)
     if test_labels and task.role == "target":
         key["test_labels"] = _label_hashes(test_labels / name)
@@ -56,9 +63,9 @@ def prepare_stage(config: dict, name: str, synthetic: Stage | None) -> Stage:
     def run(ctx):
         src = source
         labels_root = test_labels
-        if source.kind == "synthetic":
-            data = ctx.dep("prepare/synthetic-data") / "data"
-            src = DataSource("synthetic", data, None, source.options)
+        if generated:
+            data = ctx.dep(generated) / "data"
+            src = DataSource(source.kind, data, None, source.options)
             labels_root = data / "labels"
         counts, langs = {}, {}
         for split in task.splits:
@@ -79,8 +86,8 @@ def prepare_stage(config: dict, name: str, synthetic: Stage | None) -> Stage:
         write_json(ctx.out / "info.json", {"task": name, "languages": langs, "counts": counts})
         return {"counts": counts}
 
-    deps = [synthetic] if source.kind == "synthetic" else []
-    where = {"synthetic": "the smoke world", "local": f"local files under {source.root}/{task.folder or name}",
+    deps = [synthetic] if generated else []
+    where = {"synthetic": "the smoke world", "realtext": "real text from Debian packages", "local": f"local files under {source.root}/{task.folder or name}",
              "hub": f"the hub ({task.hub_id or 'see task module'})"}[source.kind]
     return Stage("prepare", name, key, run, deps, versions=("datasets",),
                  describe=f"{name}: read {where}; languages {','.join(languages)}")
