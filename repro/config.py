@@ -129,7 +129,9 @@ def _check_values(config: dict) -> None:
             if name not in REGISTRY and name not in ("multitask", "mlm"):
                 raise ConfigError(f"{phase}.task.{name}: no such task")
     for key, langs in (("synthetic.languages", config["synthetic"]["languages"]),
-                       ("target.languages", config["target"]["languages"])):
+                       ("target.languages", config["target"]["languages"]),
+                       ("realtext.tatoeba_languages", config["realtext"]["tatoeba_languages"]),
+                       ("realtext.bucc_languages", config["realtext"]["bucc_languages"])):
         for lang in langs:
             if not isinstance(lang, str) or not LANGUAGE_CODE.match(lang):
                 raise ConfigError(f"{key}: {lang!r} is not a 2-3 letter language code")

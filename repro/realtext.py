@@ -50,7 +50,8 @@ def catalog_path(cfg: dict, lang: str, entry: str) -> Path:
     path = Path(cfg["locale_dir"]) / LOCALE_DIRS.get(lang, lang) / "LC_MESSAGES" / f"{domain}.mo"
     if not path.is_file():
         raise ReproError(f"{path}: catalog {domain!r} for language {lang!r} not found; it comes with the Debian "
-                         f"package {package} (apt-get install {package})")
+                         f"package {package} (apt-get install {package}; if that package is installed, it has no "
+                         f"{lang!r} translation: drop {lang!r} or the catalog from the profile)")
     if _debian_owned(path, package, Path(cfg["dpkg_info"])) is False:
         raise ReproError(f"{path}: not installed by the Debian package {package} the profile names")
     return path
