@@ -249,6 +249,7 @@ def profile_for(world: dict, tmp_path: Path, **extra) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_real_profile_runs_on_built_sets(world, tmp_path):
     import json
 
