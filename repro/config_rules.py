@@ -136,7 +136,6 @@ class Device(Rule):
     def ok(self, value) -> bool:
         if value == "auto":
             return True
-
         try:
             torch.device(value)
         except (RuntimeError, TypeError, ValueError):
@@ -210,17 +209,33 @@ def _build() -> dict[str, Rule]:
         "model.name": text(),
         "model.revision": text(),
         "model.reference_num_layers": count(1),
-        "data.source": choice("hub", "local", "synthetic"),
+        "model.cache_dir": text(nonempty=False),
+        "data.source": choice("hub", "local", "synthetic", "realtext"),
         "data.dir": text(nonempty=False),
         "data.test_labels": path_to("dir"),
         "data.cache_dir": text(nonempty=False),
         "data.task.*.source": choice("hub", "local"),   # [data.task.NAME]: one task's own source
         "data.task.*.dir": text(nonempty=False),
+        "realtext.locale_dir": text(),
+        "realtext.sword_dir": text(),
+        "realtext.dpkg_info": text(),
+        "realtext.catalogs": items(text(), '"debian-package:gettext-domain" entries', bad=[""]),
+        "realtext.distractor_catalogs": items(text(), '"debian-package:gettext-domain" entries', bad=[""]),
+        "realtext.bible": items(text(), '"package:SwordModule" entries', bad=[""]),
+        "realtext.bible_language": text(nonempty=False),
+        "realtext.tatoeba_languages": items(LANGUAGE, "2-3 letter language codes"),
+        "realtext.bucc_languages": items(LANGUAGE, "2-3 letter language codes"),
+        "realtext.tatoeba_size": count(1),
+        "realtext.bucc_gold": count(1),
+        "realtext.bucc_distractors": count(0),
+        "realtext.min_words": count(1),
+        "realtext.max_words": count(1),
+        "realtext.seed": count(0),
         "synthetic.seed": count(0),
         "synthetic.train_size": count(1),
         "synthetic.eval_size": count(1),
         "synthetic.languages": items(LANGUAGE, "2-3 letter language codes", 1),
-        "intermediate.tasks": items(task_name("intermediate"), "intermediate task names", 1),
+        "intermediate.tasks": items(task_name("intermediate"), "intermediate task names"),  # [] = baseline only
         "intermediate.multitask": FLAG,
         "intermediate.sampling": choice("proportional", "temperature"),
         "intermediate.sampling_temperature": positive(),
@@ -325,7 +340,11 @@ def max_positions(config: dict) -> int:
 def _per_task(config: dict, phase: str):
     """(key prefix of each setting, merged settings, task) for every task the phase runs."""
 
-    names = list(config[phase]["tasks"]) + (["multitask"] if phase == "intermediate" else [])
+    tasks = list(config[phase]["tasks"])
+    # The multi-task stage exists when repro.plan.intermediate_names makes one (not importable here:
+    # the plan imports the phases, which import the configuration).
+    multitask = phase == "intermediate" and config["intermediate"]["multitask"] and len(tasks) > 1
+    names = tasks + (["multitask"] if multitask else [])
     for name in names:
         s = dict(config[phase]["defaults"])
         own = config[phase]["task"].get(name, {})
@@ -338,10 +357,12 @@ def _lengths(config: dict) -> None:
     limit = max_positions(config)
     for phase in ("intermediate", "target"):
         for where, s, task in _per_task(config, phase):
+            if task is not None and not task.head_impl.trainable:
+                continue  # retrieval reads retrieval.max_seq_length (checked below)
             if s["max_seq_length"] > limit:
                 raise refuse(where("max_seq_length"), s["max_seq_length"],
                              f"at most {limit}, the longest sequence model {config['model']['name']} encodes")
-            if task is not None and task.head == "span_qa":
+            if task is not None and "doc_stride" in task.head_impl.settings_read:  # windows over a context
                 room = s["max_seq_length"] - s["max_query_length"] - PAIR_SPECIAL_TOKENS
                 if s["doc_stride"] > room:
                     raise refuse(where("doc_stride"), s["doc_stride"],

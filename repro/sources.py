@@ -57,4 +57,6 @@ def task_languages(config: dict, task) -> list[str]:
         return list(config["target"]["languages"])
     if config["data"]["source"] == "synthetic":
         return list(config["synthetic"]["languages"])
+    if config["data"]["source"] == "realtext":  # [realtext] <task>_languages (bucc2018 -> bucc_languages)
+        return list(config["realtext"].get(f"{task.name.removesuffix('2018')}_languages", []))
     return list(task.languages)

@@ -12,6 +12,11 @@ from repro.errors import ReproError
 from repro.scoring.xtreme import by_language
 from repro.tasks import get_task, tasks_with_role
 
+# Said in every results table of these data sources: what their numbers are not.
+NOTES = {"synthetic": "synthetic smoke world: these numbers test the machinery, they are not a reproduction",
+         "realtext": ("real encoder on real parallel text from Debian packages (retrieval only, no real task data): "
+                      "these numbers are not a reproduction of the paper")}
+
 
 def _stats(values: list[float]) -> dict:
     return {"mean": statistics.fmean(values), "sd": statistics.stdev(values) if len(values) > 1 else 0.0,
@@ -84,8 +89,7 @@ def build_results(config: dict, cells: dict, intermediate: dict) -> dict:
         "provenance": {"retrieval": {"layer": r["layer"], "bucc_layer": r["bucc_layer"], "pooling": r["pooling"],
                                      "reference_num_layers": config["model"]["reference_num_layers"]},
                        "versions": package_versions(),
-                       "note": ("synthetic smoke world: these numbers test the machinery, they are not a reproduction"
-                                if config["data"]["source"] == "synthetic" else "")},
+                       "note": NOTES.get(config["data"]["source"], "")},
     }
 
 

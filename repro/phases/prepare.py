@@ -13,6 +13,10 @@ from repro.synthetic.generate import generate, has_writer
 from repro.tasks import DataSource, get_task
 
 
+# data.source values whose files one upstream stage writes (its id), read as local files.
+GENERATED = {"synthetic": "prepare/synthetic-data", "realtext": "prepare/realtext-data"}
+
+
 def synthetic_stage(config: dict, tasks: list[str]) -> Stage:
     syn = config["synthetic"]
     names = sorted(t for t in tasks if has_writer(t))
@@ -31,7 +35,8 @@ def prepare_stage(config: dict, name: str, synthetic: Stage | None) -> Stage:
     languages = task_languages(config, task)
     test_labels = Path(config["data"]["test_labels"]) if config["data"]["test_labels"] else None
     inputs = {"task": name, "source": source.kind, "languages": languages, "options": source.options}
-    if source.kind != "synthetic":  # synthetic data is keyed by its generating stage instead
+    generated = GENERATED.get(source.kind)
+    if not generated:  # generated data is keyed by its generating stage instead
         inputs["data"] = task.source_key(source)
     if test_labels and task.role == "target":
         inputs["test_labels"] = _label_hashes(test_labels / name)
@@ -39,15 +44,15 @@ def prepare_stage(config: dict, name: str, synthetic: Stage | None) -> Stage:
     if selection_task and task.role == "target":  # e.g. jiant: XNLI checkpoints selected on MNLI dev
         select_source = source_for(config, get_task(selection_task))
         inputs["selection"] = {"task": selection_task, "source": select_source.kind,
-                            "data": get_task(selection_task).source_key(select_source)
-                            if select_source.kind != "synthetic" else None}
+                               "data": None if GENERATED.get(select_source.kind)
+                               else get_task(selection_task).source_key(select_source)}
 
     def run(ctx):
         src = source
         labels_root = test_labels
-        if source.kind == "synthetic":
-            data = ctx.dep("prepare/synthetic-data") / "data"
-            src = DataSource("synthetic", data, None, source.options)
+        if generated:
+            data = ctx.dep(generated) / "data"
+            src = DataSource(source.kind, data, None, source.options)
             labels_root = data / "labels"
         counts, langs = {}, {}
         for split in task.splits:
@@ -59,8 +64,9 @@ def prepare_stage(config: dict, name: str, synthetic: Stage | None) -> Stage:
         if task.role == "target" and task.head_impl.trainable:  # selection data for target training
             if selection_task:
                 select_src = select_source
-                if select_src.kind == "synthetic":
-                    select_src = DataSource("synthetic", ctx.dep("prepare/synthetic-data") / "data", None, source.options)
+                if GENERATED.get(select_src.kind):
+                    select_src = DataSource(select_src.kind, ctx.dep(GENERATED[select_src.kind]) / "data", None,
+                                            select_src.options)
                 selection = get_task(selection_task).read(select_src, "dev", task.train_language)
             else:
                 selection = task.read_selection(src, task.train_language)
@@ -74,8 +80,10 @@ def prepare_stage(config: dict, name: str, synthetic: Stage | None) -> Stage:
         write_json(ctx.out / "info.json", {"task": name, "languages": langs, "counts": counts})
         return {"counts": counts}
 
-    deps = [synthetic] if synthetic is not None and (source.kind == "synthetic" or selection_task) else []
-    where = {"synthetic": "the smoke world", "local": f"local files under {source.root}/{task.folder or name}",
+    # The generating stage (smoke world or real text) writes this task's files, or its selection task's.
+    deps = [synthetic] if synthetic is not None and (generated or selection_task) else []
+    where = {"synthetic": "the smoke world", "realtext": "real text from Debian packages",
+             "local": f"local files under {source.root}/{task.folder or name}",
              "hub": f"the hub ({task.hub_id or 'see task module'})"}[source.kind]
     return Stage("prepare", name, inputs, run, deps, versions=("datasets",),
                  describe=f"{name}: read {where}; languages {','.join(languages)}")

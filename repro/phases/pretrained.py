@@ -9,22 +9,25 @@ from transformers import AutoTokenizer
 
 from repro.atomic import sha256_file
 from repro.engine import Stage
-from repro.modeling import (
-    check_local_model,
-    load_encoder,
-    load_tokenizer,
-    resolve_model,
-)
+from repro.modeling import (CONVERTED_MODELS, check_local_model, converted_model, converted_source, load_encoder,
+                            load_tokenizer, resolve_model)
 
 
 def pretrained_stage(config: dict) -> Stage:
     m = config["model"]
-    path = resolve_model(m["name"])
+    converted = m["name"] in CONVERTED_MODELS
+    # A converted model is keyed by its source package file and converter, and built on first run only.
+    path = None if converted else resolve_model(m["name"])
     inputs = {"model": m["name"], "revision": m["revision"]}
-    if Path(path).is_dir():  # a local model is keyed by its files' content
+    if converted:
+        inputs["source"] = converted_source(m["name"])
+    elif Path(path).is_dir():  # a local model is keyed by its files' content
         inputs["files"] = {p.name: sha256_file(p) for p in sorted(Path(path).iterdir()) if p.is_file()}
 
     def run(ctx):
+        nonlocal path
+        if converted:
+            path = str(converted_model(m["name"], m["cache_dir"]))
         kwargs = {}
         if Path(path).is_dir():
             check_local_model(Path(path))

@@ -29,7 +29,7 @@ class DataSource:
 
     @property
     def local(self) -> bool:
-        return self.kind in ("local", "synthetic")
+        return self.kind in ("local", "synthetic", "realtext")
 
 
 class Task:
