@@ -47,7 +47,7 @@ def _run(c, args: list[str], docker: bool = False) -> None:
     c.run(shlex.join(argv), pty=False)
 
 
-@task(iterable=["set"], help={**COMMON_HELP, "all": "every stage of the profile, then verify",
+@task(iterable=["set"], auto_shortflags=False, help={**COMMON_HELP, "all": "every stage of the profile, then verify",
                               "phase": "one phase (and what it needs)", "dry_run": "print the plan only",
                               "executor": "local (default) | slurm", "wait": "wait for a run holding the run dir",
                               "no_verify": "skip the verification after --all", "docker": "run in the CUDA container"})
@@ -60,7 +60,7 @@ def reproduce(c, all_=False, phase="", profile="smoke", run_dir="", set=None, ex
 
 
 def _phase_task(phase: str):
-    @task(iterable=["set"], help={**COMMON_HELP, "docker": "run in the CUDA container"}, name=phase)
+    @task(iterable=["set"], auto_shortflags=False, help={**COMMON_HELP, "docker": "run in the CUDA container"}, name=phase)
     def run_phase(c, profile="smoke", run_dir="", set=None, docker=False):
         _run(c, repro_args("reproduce", profile, run_dir, set, f"--phase={phase}"), docker)
 
@@ -76,19 +76,19 @@ evaluate = _phase_task("evaluate")
 aggregate = _phase_task("aggregate")
 
 
-@task(iterable=["set"], help={**COMMON_HELP, "expected": "expected-figures file (default: the profile's)"})
+@task(iterable=["set"], auto_shortflags=False, help={**COMMON_HELP, "expected": "expected-figures file (default: the profile's)"})
 def verify(c, profile="smoke", run_dir="", set=None, expected="", docker=False):
     """Check the run's figures against the expected tables (exit 0 / 1 / 2)."""
     _run(c, repro_args("verify", profile, run_dir, set, f"--expected={expected}" if expected else ""), docker)
 
 
-@task(iterable=["set"], help={**COMMON_HELP, "json": "machine-readable rows"})
+@task(iterable=["set"], auto_shortflags=False, help={**COMMON_HELP, "json": "machine-readable rows"})
 def status(c, profile="smoke", run_dir="", set=None, json=False, docker=False):
     """Table of stages: done / stale / pending / running / interrupted, with Slurm job ids and states."""
     _run(c, repro_args("status", profile, run_dir, set, "--json" if json else ""), docker)
 
 
-@task(iterable=["set"], help=COMMON_HELP)
+@task(iterable=["set"], auto_shortflags=False, help=COMMON_HELP)
 def analyze(c, profile="smoke", run_dir="", set=None, docker=False):
     """`python -m repro analyze`; flags after `--` are passed through unchanged."""
     _run(c, repro_args("analyze", profile, run_dir, set) + shlex.split(c.remainder or ""), docker)

@@ -66,7 +66,7 @@ def _parameters(settings: dict, phase: str, name: str) -> dict:
     gpus = settings["gpus_per_node"] if phase in settings["gpu_phases"] else 0
     params = {"timeout_min": settings["time_min"], "cpus_per_task": settings["cpus_per_task"],
               "slurm_array_parallelism": settings["array_parallelism"], "name": f"repro-{name}",
-              "slurm_max_num_timeout": settings["max_num_timeout"], "slurm_signal_delay_s": settings["signal_delay_s"]}
+              "slurm_signal_delay_s": settings["signal_delay_s"]}
     if gpus:
         params["gpus_per_node"] = gpus
     if settings["mem_gb"]:
@@ -85,10 +85,11 @@ def submit(run_dir: Path, stages: list[Stage], settings: dict, profile: str, ove
         profile = str(Path(profile).resolve())
     for wave in waves(stages, run_dir):
         after = sorted({jobs[d.id].job_id.split("_")[0] for s in wave for d in s.deps if d.id in jobs})
-        executor = submitit.AutoExecutor(folder=folder / "%j", cluster="slurm")
+        executor = submitit.AutoExecutor(folder=folder / "%j", cluster="slurm",
+                                         slurm_max_num_timeout=settings["max_num_timeout"])
         executor.update_parameters(**_parameters(settings, wave[0].phase, wave[0].phase))
         if after:
-            executor.update_parameters(slurm_additional_parameters={"dependency": "afterok:" + ":".join(after)})
+            executor.update_parameters(slurm_dependency="afterok:" + ":".join(after))
         with executor.batch():
             submitted = [executor.submit(StageJob(profile, overrides, str(run_dir.resolve()), s.id)) for s in wave]
         for s, job in zip(wave, submitted):
