@@ -15,6 +15,8 @@ its Slurm state; submitit's pickles and logs are in RUN_DIR/.slurm/<job id>_*.
 from __future__ import annotations
 
 import json
+import logging
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -174,6 +176,11 @@ def _cancel(pending: dict, failed: str) -> None:
 
 
 def run_slurm(run_dir: Path, stages: list[Stage], settings: dict, profile: str, overrides: list[str], log=print):
+    if shutil.which("sbatch") is None:
+        raise ReproError("--executor slurm: sbatch is not on PATH; run on a Slurm login node, or use --executor local")
+    # Without accounting (slurmdbd) submitit warns at every poll that sacct failed; this module reads
+    # the job states itself (slurm_states), so those warnings say nothing new.
+    logging.getLogger("submitit").setLevel(logging.ERROR)
     jobs = submit(Path(run_dir), stages, settings, profile, overrides, log)
     if not jobs:
         log("[slurm] every stage is done; nothing submitted")
