@@ -11,18 +11,13 @@ from pathlib import Path
 import pytest
 
 import repro.executors.slurm as slurm
-from conftest import MINI, repro
+from conftest import MINI, ROOT, repro
 from repro.cli import main
 from repro.config import load_config
 from repro.engine import MANIFEST, stage_dir
 from repro.plan import build_plan
 
-# A small grid: one intermediate task, two targets (a trained head and retrieval), baseline and
-# intermediate encoder, short training: 15 stages.
-SMALL = ["--set", 'intermediate.tasks=["mnli"]', "--set", "intermediate.multitask=false",
-         "--set", 'target.tasks=["xnli","tatoeba"]', "--set", 'target.encoders=["mnli"]',
-         "--set", "intermediate.defaults.max_steps=40", "--set", "target.defaults.max_steps=20",
-         "--set", "target.defaults.eval_every=0"]
+SMALL = str(ROOT / "tests" / "profiles" / "small-grid.toml")  # 15 stages: classification and retrieval
 # The test cluster's node has no GPU and little memory; a 2-minute limit signalled 75 s before the end.
 ON_TEST_CLUSTER = ["--set", "executor.slurm.gpus_per_node=0", "--set", "executor.slurm.cpus_per_task=1",
                    "--set", "executor.slurm.mem_gb=0", "--set", "executor.slurm.time_min=2",
@@ -31,13 +26,8 @@ ON_TEST_CLUSTER = ["--set", "executor.slurm.gpus_per_node=0", "--set", "executor
 SLOW_STAGE = "intermediate/mnli-s1"
 
 
-def small_plan():
-    overrides = [SMALL[i + 1] for i in range(0, len(SMALL), 2)]
-    return build_plan(load_config(MINI, overrides))
-
-
 def test_waves_are_arrays_of_independent_cells_after_their_upstream(tmp_path):
-    plan = small_plan()
+    plan = build_plan(load_config(SMALL))
     waves = slurm.waves(plan.stages, tmp_path)
     assert sorted(s.id for w in waves for s in w) == sorted(s.id for s in plan.stages)
     seen = set()
@@ -107,8 +97,8 @@ def runs(tmp_path_factory):
     its time limit (it sleeps at step 20, just after a rolling checkpoint) and must be requeued."""
     _cluster_or_skip()
     local, on_slurm = tmp_path_factory.mktemp("local"), tmp_path_factory.mktemp("slurm")
-    repro("reproduce", "--all", "--profile", MINI, *SMALL, "--run-dir", local, "--no-verify")
-    proc = repro("reproduce", "--all", "--profile", MINI, *SMALL, *ON_TEST_CLUSTER, "--executor", "slurm",
+    repro("reproduce", "--all", "--profile", SMALL, "--run-dir", local, "--no-verify")
+    proc = repro("reproduce", "--all", "--profile", SMALL, *ON_TEST_CLUSTER, "--executor", "slurm",
                  "--run-dir", on_slurm, "--no-verify", env={"REPRO_PAUSE_AT": f"{SLOW_STAGE}:step20=100"})
     return local, on_slurm, proc
 
@@ -119,7 +109,7 @@ def test_slurm_grid_gives_the_local_tables(runs):
     assert outputs(on_slurm) == outputs(local)  # every stage's files, byte for byte (SHA-256)
     table = lambda d: next(d.glob("aggregate/results-*/results.json")).read_text()
     assert table(on_slurm) == table(local)
-    status = repro("status", "--profile", MINI, *SMALL, "--run-dir", on_slurm).stdout
+    status = repro("status", "--profile", SMALL, "--run-dir", on_slurm).stdout
     rows = [l for l in status.splitlines() if re.match(r"^(prepare|pretrained|intermediate|target|evaluate|aggregate)/", l)]
     assert len(rows) == 15 and all(re.search(r"\sdone\s.*\s\d+(_\d+)?\s+COMPLETED$", r) for r in rows), status
 
