@@ -39,8 +39,13 @@ ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 JobAcctGatherType=jobacct_gather/none
 MpiDefault=none
+# Look at the queue every few seconds (default 60): stages wait on each other, and a requeued job
+# becomes eligible again after a delay that the scheduler only notices on its next pass.
+SchedulerParameters=sched_interval=5,bf_interval=5
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
+# Without a default a job asking no memory is given the whole node, and jobs could only run one by one.
+DefMemPerCPU=$(( MEM_MB / CPUS ))
 ReturnToService=2
 KillWait=5
 MinJobAge=600

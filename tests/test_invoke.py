@@ -63,3 +63,18 @@ def test_invoke_reproduce_and_status_run_for_real(tmp_path):
 def test_invoke_returns_repro_exit_code_and_message():
     proc = invoke("reproduce", "--phase", "nonsense", "--profile", MINI, check=False)
     assert proc.returncode == 2 and "no stages in phase 'nonsense'" in proc.stderr
+
+
+def test_docker_option_runs_the_same_arguments_in_the_container(monkeypatch):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("repro_invoke_tasks", ROOT / "tasks.py")
+    tasks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tasks)
+    monkeypatch.setenv("HF_TOKEN", "hf_secret_value")
+    argv = tasks.docker_command(["reproduce", "--all", "--profile", "paper"])
+    assert argv[:6] == ["docker", "run", "--rm", "--gpus", "all", "--ipc=host"]
+    assert argv[-5:] == [tasks.IMAGE, "reproduce", "--all", "--profile", "paper"]
+    mounts = [argv[i + 1].split(":")[1] for i, a in enumerate(argv) if a == "-v"]
+    assert mounts == ["/work/runs", "/data", "/hf"]
+    assert "-eHF_TOKEN" in argv and not any("hf_secret_value" in a for a in argv)  # passed by name only

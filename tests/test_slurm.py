@@ -18,10 +18,13 @@ from repro.engine import MANIFEST, stage_dir
 from repro.plan import build_plan
 
 SMALL = str(ROOT / "tests" / "profiles" / "small-grid.toml")  # 15 stages: classification and retrieval
-# The test cluster's node has no GPU and little memory; a 2-minute limit signalled 75 s before the end.
+# The test cluster's node has no GPU and little memory. Slurm sends the pre-timeout signal up to ~30 s
+# before `signal_delay_s` asks (it checks time limits periodically): with a 2-minute limit and a 30 s
+# delay a job is signalled 60-90 s after it starts, long after every stage of this grid has ended,
+# except the one made to sleep for 150 s.
 ON_TEST_CLUSTER = ["--set", "executor.slurm.gpus_per_node=0", "--set", "executor.slurm.cpus_per_task=1",
                    "--set", "executor.slurm.mem_gb=0", "--set", "executor.slurm.time_min=2",
-                   "--set", "executor.slurm.signal_delay_s=75", "--set", "executor.slurm.max_num_timeout=5",
+                   "--set", "executor.slurm.signal_delay_s=30", "--set", "executor.slurm.max_num_timeout=3",
                    "--set", "executor.slurm.poll_s=2.0"]
 SLOW_STAGE = "intermediate/mnli-s1"
 
@@ -97,9 +100,16 @@ def runs(tmp_path_factory):
     its time limit (it sleeps at step 20, just after a rolling checkpoint) and must be requeued."""
     _cluster_or_skip()
     local, on_slurm = tmp_path_factory.mktemp("local"), tmp_path_factory.mktemp("slurm")
-    repro("reproduce", "--all", "--profile", SMALL, "--run-dir", local, "--no-verify")
-    proc = repro("reproduce", "--all", "--profile", SMALL, *ON_TEST_CLUSTER, "--executor", "slurm",
-                 "--run-dir", on_slurm, "--no-verify", env={"REPRO_PAUSE_AT": f"{SLOW_STAGE}:step20=100"})
+    # The local reference runs meanwhile: the Slurm run spends most of its time waiting on the queue.
+    reference = subprocess.Popen([sys.executable, "-m", "repro", "reproduce", "--all", "--profile", SMALL,
+                                  "--run-dir", str(local), "--no-verify"], cwd=ROOT, stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, text=True)
+    try:
+        proc = repro("reproduce", "--all", "--profile", SMALL, *ON_TEST_CLUSTER, "--executor", "slurm",
+                     "--run-dir", on_slurm, "--no-verify", env={"REPRO_PAUSE_AT": f"{SLOW_STAGE}:step20=150"})
+    finally:
+        log, _ = reference.communicate(timeout=900)
+    assert reference.returncode == 0, log
     return local, on_slurm, proc
 
 
