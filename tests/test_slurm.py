@@ -19,11 +19,11 @@ from repro.plan import build_plan
 
 SMALL = str(ROOT / "tests" / "profiles" / "small-grid.toml")  # 15 stages: classification and retrieval
 # The test cluster's node has no GPU and little memory. Slurm sends the pre-timeout signal up to ~30 s
-# before `signal_delay_s` asks (it checks time limits periodically): with a 2-minute limit and a 30 s
-# delay a job is signalled 60-90 s after it starts, long after every stage of this grid has ended,
-# except the one made to sleep for 150 s.
+# earlier than `signal_delay_s` asks (it checks time limits periodically): with a 3-minute limit and a
+# 30 s delay a job is signalled 120-150 s after it starts, after every stage of this grid has ended
+# (even on a loaded machine), except the one made to sleep for 240 s.
 ON_TEST_CLUSTER = ["--set", "executor.slurm.gpus_per_node=0", "--set", "executor.slurm.cpus_per_task=1",
-                   "--set", "executor.slurm.mem_gb=0", "--set", "executor.slurm.time_min=2",
+                   "--set", "executor.slurm.mem_gb=0", "--set", "executor.slurm.time_min=3",
                    "--set", "executor.slurm.signal_delay_s=30", "--set", "executor.slurm.max_num_timeout=3",
                    "--set", "executor.slurm.poll_s=2.0"]
 SLOW_STAGE = "intermediate/mnli-s1"
@@ -106,7 +106,7 @@ def runs(tmp_path_factory):
                                  stderr=subprocess.STDOUT, text=True)
     try:
         proc = repro("reproduce", "--all", "--profile", SMALL, *ON_TEST_CLUSTER, "--executor", "slurm",
-                     "--run-dir", on_slurm, "--no-verify", env={"REPRO_PAUSE_AT": f"{SLOW_STAGE}:step20=150"})
+                     "--run-dir", on_slurm, "--no-verify", env={"REPRO_PAUSE_AT": f"{SLOW_STAGE}:step20=240"})
     finally:
         log, _ = reference.communicate(timeout=900)
     assert reference.returncode == 0, log
@@ -134,3 +134,42 @@ def test_timed_out_job_is_requeued_and_resumes_to_the_same_numbers(runs):
     assert "timed-out" in log or "preempted" in log, log
     inter = {k: v for k, v in outputs(on_slurm).items() if k.startswith("intermediate/")}
     assert inter and inter == {k: v for k, v in outputs(local).items() if k.startswith("intermediate/")}
+
+
+def test_stage_with_a_job_still_queued_is_not_submitted_twice(tmp_path, monkeypatch):
+    plan = build_plan(load_config(SMALL))
+    (tmp_path / ".slurm").mkdir()
+    (tmp_path / ".slurm" / slurm.JOBS_FILE).write_text(json.dumps({"intermediate/mnli-s1": "50"}))
+    monkeypatch.setattr(slurm, "_ask", lambda argv: "50 RUNNING None\n" if argv[0] == "squeue" else "")
+    settings = load_config(SMALL)["executor"]["slurm"]
+    with pytest.raises(slurm.ReproError, match=r"intermediate/mnli-s1 \(job 50 RUNNING\)"):
+        slurm.submit(tmp_path, plan.stages, settings, SMALL, [])
+
+
+def test_dependency_is_lifted_when_upstream_is_done_on_disk_but_failed_in_slurm(tmp_path, monkeypatch):
+    plan = build_plan(load_config(SMALL))
+    stage = next(s for s in plan.stages if s.id == "target/mnli__xnli-s1")
+    for d in stage.deps:
+        stage_dir(tmp_path, d).mkdir(parents=True)
+        (stage_dir(tmp_path, d) / MANIFEST).write_text(json.dumps({"key": d.key}))
+    calls = []
+
+    class Job:
+        job_id, polls, paths = "61_0", 0, type("Paths", (), {"stderr": "61_0_log.err"})
+
+        def done(self):
+            self.polls += 1
+            return self.polls > 1
+
+        def result(self):
+            return stage.key
+
+    monkeypatch.setattr(slurm, "_ask", lambda argv: calls.append(argv) or (
+        "61_0 PENDING DependencyNeverSatisfied\n" if argv[0] == "squeue" else ""))
+    slurm.wait({stage.id: Job()}, {stage.id: stage}, tmp_path, 0.0, log=lambda m: None)
+    assert ["scontrol", "update", "JobId=61_0", "Dependency="] in calls
+    for d in stage.deps:  # an upstream stage really not done: the same Slurm verdict is an error
+        (stage_dir(tmp_path, d) / MANIFEST).unlink()
+    Job.polls = -10
+    with pytest.raises(slurm.ReproError, match="DependencyNeverSatisfied"):
+        slurm.wait({stage.id: Job()}, {stage.id: stage}, tmp_path, 0.0, log=lambda m: None)

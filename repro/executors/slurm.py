@@ -30,6 +30,8 @@ from repro.errors import ReproError
 from repro.plan import build_plan
 
 JOBS_FILE = "jobs.json"
+NEVER = "PENDING(DependencyNeverSatisfied)"  # an afterok upstream job ended in another state
+ACTIVE = {"PENDING", "RUNNING", "REQUEUED", "CONFIGURING", "COMPLETING", "SUSPENDED", "RESIZING", NEVER}
 FAILED = {"FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "BOOT_FAIL", "DEADLINE", "PREEMPTED"}
 
 
@@ -81,6 +83,12 @@ def _parameters(settings: dict, phase: str, name: str) -> dict:
 def submit(run_dir: Path, stages: list[Stage], settings: dict, profile: str, overrides: list[str], log=print):
     """Submits every not-done stage; returns {stage id: submitit job}."""
     folder = run_dir / ".slurm"
+    earlier = {sid: j for sid, j in recorded_jobs(run_dir).items() if sid in {s.id for s in topological(stages)}}
+    states = slurm_states(earlier.values())
+    active = sorted(f"{sid} (job {j} {states[j]})" for sid, j in earlier.items() if states.get(j) in ACTIVE)
+    if active:  # two jobs on one stage would write the same directories
+        raise ReproError(f"stages still queued or running from an earlier submission: {', '.join(active)}; "
+                         "wait for them (python -m repro status) or scancel them, then run the same command again")
     jobs: dict[str, object] = {}
     # Ids must be absolute: a job runs in its own working directory on another machine.
     if Path(profile).suffix == ".toml":
@@ -121,11 +129,11 @@ def slurm_states(job_ids) -> dict:
     if not ids:
         return {}
     states: dict[str, str] = {}
-    out = _ask(["squeue", "-h", "-r", "-o", "%i %T", "-j", ",".join(sorted({i.split('_')[0] for i in ids}))])
+    out = _ask(["squeue", "-h", "-r", "-o", "%i %T %r", "-j", ",".join(sorted({i.split('_')[0] for i in ids}))])
     for line in out.splitlines():
         parts = line.split()
-        if len(parts) == 2:
-            states[parts[0]] = parts[1]
+        if len(parts) >= 2:
+            states[parts[0]] = NEVER if parts[1:] == ["PENDING", "DependencyNeverSatisfied"] else parts[1]
     for job_id in [i for i in ids if i not in states]:
         fields = dict(f.split("=", 1) for f in _ask(["scontrol", "-o", "show", "job", job_id]).split() if "=" in f)
         if "JobState" in fields:
@@ -146,9 +154,12 @@ def _ask(argv: list[str]) -> str:
         return ""
 
 
-def wait(jobs: dict, poll_s: float, log=print) -> None:
+def wait(jobs: dict, stages: dict, run_dir: Path, poll_s: float, log=print) -> None:
     """Until every job has ended; the first failure cancels the jobs still queued (they could never
-    start: afterok) and is reported with the path of its log."""
+    start: afterok) and is reported with the path of its log. A stage is judged by its outputs on
+    disk: a job that finished its stage and was then killed on its way out (e.g. by a late timeout
+    signal) ends FAILED in Slurm, so its dependents' afterok can never be met although their inputs
+    are complete; their dependency is then lifted."""
     pending = dict(jobs)
     while pending:
         time.sleep(poll_s)
@@ -164,9 +175,14 @@ def wait(jobs: dict, poll_s: float, log=print) -> None:
                                      f" (log {job.paths.stderr})") from None
                 log(f"[done] {stage_id} (Slurm job {job.job_id})")
                 del pending[stage_id]
-            elif state in FAILED:
+            elif state == NEVER and all(is_done(run_dir, d) for d in stages[stage_id].deps):
+                log(f"[slurm] {stage_id}: upstream stages are done although Slurm says otherwise; "
+                    f"lifting the dependency of job {job.job_id}")
+                _ask(["scontrol", "update", f"JobId={job.job_id}", "Dependency="])
+            elif state in FAILED or state == NEVER:
                 _cancel(pending, stage_id)
-                raise ReproError(f"{stage_id}: Slurm job {job.job_id} ended {state} (log {job.paths.stderr})")
+                raise ReproError(f"{stage_id}: Slurm job {job.job_id} ended {state} (log {job.paths.stderr}); "
+                                 "run the same command again to submit what is not done")
 
 
 def _cancel(pending: dict, failed: str) -> None:
@@ -185,4 +201,4 @@ def run_slurm(run_dir: Path, stages: list[Stage], settings: dict, profile: str, 
     if not jobs:
         log("[slurm] every stage is done; nothing submitted")
         return
-    wait(jobs, settings["poll_s"], log)
+    wait(jobs, {s.id: s for s in topological(stages)}, Path(run_dir), settings["poll_s"], log)
