@@ -52,10 +52,10 @@ def test_waves_are_arrays_of_independent_cells_after_their_upstream(tmp_path):
 
 def test_gpus_memory_and_partition_are_asked_only_where_configured():
     settings = load_config("paper")["executor"]["slurm"] | {"partition": "gpu"}
-    train, prep = slurm._parameters(settings, "target", "t"), slurm._parameters(settings, "prepare", "p")
+    train, prep = slurm._parameters(settings, "target"), slurm._parameters(settings, "prepare")
     assert train["gpus_per_node"] == 1 and "gpus_per_node" not in prep
     assert train["slurm_partition"] == "gpu" and train["mem_gb"] == 64
-    assert "mem_gb" not in slurm._parameters(settings | {"mem_gb": 0}, "target", "t")
+    assert "mem_gb" not in slurm._parameters(settings | {"mem_gb": 0}, "target")
 
 
 def test_slurm_executor_without_sbatch_is_one_clear_line(tmp_path):
@@ -106,7 +106,8 @@ def runs(tmp_path_factory):
                                  stderr=subprocess.STDOUT, text=True)
     try:
         proc = repro("reproduce", "--all", "--profile", SMALL, *ON_TEST_CLUSTER, "--executor", "slurm",
-                     "--run-dir", on_slurm, "--no-verify", env={"REPRO_PAUSE_AT": f"{SLOW_STAGE}:step20=240"})
+                     "--run-dir", on_slurm, "--no-verify", env={"REPRO_PAUSE_AT": f"{SLOW_STAGE}:step20=240"},
+                     timeout=1800)  # ~5 min on an idle 2-core machine; far more when it is shared
     finally:
         log, _ = reference.communicate(timeout=900)
     assert reference.returncode == 0, log

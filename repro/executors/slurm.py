@@ -66,10 +66,10 @@ def waves(stages: list[Stage], run_dir: Path) -> list[list[Stage]]:
     return [groups[k] for k in sorted(groups, key=lambda k: k[0])]
 
 
-def _parameters(settings: dict, phase: str, name: str) -> dict:
+def _parameters(settings: dict, phase: str) -> dict:
     gpus = settings["gpus_per_node"] if phase in settings["gpu_phases"] else 0
     params = {"timeout_min": settings["time_min"], "cpus_per_task": settings["cpus_per_task"],
-              "slurm_array_parallelism": settings["array_parallelism"], "name": f"repro-{name}",
+              "slurm_array_parallelism": settings["array_parallelism"], "name": f"repro-{phase}",
               "slurm_signal_delay_s": settings["signal_delay_s"]}
     if gpus:
         params["gpus_per_node"] = gpus
@@ -97,7 +97,7 @@ def submit(run_dir: Path, stages: list[Stage], settings: dict, profile: str, ove
         after = sorted({jobs[d.id].job_id.split("_")[0] for s in wave for d in s.deps if d.id in jobs})
         executor = submitit.AutoExecutor(folder=folder / "%j", cluster="slurm",
                                          slurm_max_num_timeout=settings["max_num_timeout"])
-        executor.update_parameters(**_parameters(settings, wave[0].phase, wave[0].phase))
+        executor.update_parameters(**_parameters(settings, wave[0].phase))
         if after:
             executor.update_parameters(slurm_dependency="afterok:" + ":".join(after))
         with executor.batch():
