@@ -45,9 +45,10 @@ def outputs(run_dir: Path) -> dict:
             for m in sorted(run_dir.glob(f"*/*/{MANIFEST}"))}
 
 
-def phase_in_progress(run_dir: Path) -> str:
-    """The phase of the most recently touched unfinished stage directory; "startup" if none (the
-    process was importing, planning, or between two stages)."""
+def phase_in_progress(run_dir: Path, since: float) -> str:
+    """The phase of the unfinished stage directory touched most recently, and after `since` (the
+    child's start: a directory left by an earlier interruption and not yet taken up again does not
+    count); "startup" if none (the process was importing, planning, or between two stages)."""
     unfinished = []
     for phase in PHASES:
         for d in (run_dir / phase).glob("*") if (run_dir / phase).is_dir() else []:
@@ -57,7 +58,8 @@ def phase_in_progress(run_dir: Path) -> str:
                     touched = max([p.stat().st_mtime for p in d.rglob("*")] + [d.stat().st_mtime])
                 except FileNotFoundError:  # renamed while we looked: it was this stage
                     touched = time.time()
-                unfinished.append((touched, phase))
+                if touched >= since:
+                    unfinished.append((touched, phase))
     return max(unfinished)[1] if unfinished else "startup"
 
 
@@ -109,6 +111,7 @@ def main() -> int:
                     print(f"phase {phase} was not hit in {AIMS_PER_PHASE} aimed attempts", file=sys.stderr)
                     return 1
                 aimed = next_stage_of(phase, killed, plan)
+            started = time.time()
             if aimed:
                 aims[aimed.split("/")[0]] += 1
                 proc = start(killed, args, {"REPRO_KILL_AT": f"{aimed}:before-manifest"})
@@ -118,13 +121,13 @@ def main() -> int:
                     time.sleep(rng.uniform(2.0, 12.0))
                     if proc.poll() is None:
                         kind = rng.choice(["sigkill", "preempt"])
-                        phase = phase_in_progress(killed)  # read before the process can move on
+                        phase = phase_in_progress(killed, started)  # read before the process can move on
                         interrupt(proc, kind)
             log, _ = proc.communicate()
             if proc.returncode in (-signal.SIGKILL, -signal.SIGTERM):
                 kills += 1
                 if aimed:
-                    phase, kind = phase_in_progress(killed), "aimed SIGKILL"
+                    phase, kind = phase_in_progress(killed, started), "aimed SIGKILL"
                     aimed_hits[phase] += 1
                 else:
                     random_hits[phase] += 1
