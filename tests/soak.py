@@ -105,12 +105,13 @@ def main() -> int:
         while True:
             missing = [p for p in PHASES if p not in random_hits and p not in aimed_hits]
             aimed = None
-            if kills >= args.kills and missing:  # random interruptions missed a phase: aim at it
-                phase = missing[0]
-                if aims[phase] >= AIMS_PER_PHASE:
-                    print(f"phase {phase} was not hit in {AIMS_PER_PHASE} aimed attempts", file=sys.stderr)
+            if kills >= args.kills and missing:  # random interruptions missed a phase: aim at one
+                given_up = [p for p in missing if aims[p] >= AIMS_PER_PHASE]
+                if given_up:
+                    print(f"phase {given_up[0]} was not hit in {AIMS_PER_PHASE} aimed attempts", file=sys.stderr)
                     return 1
-                aimed = next_stage_of(phase, killed, plan)
+                # a missed phase with a stage still to run in this round (else the round finishes)
+                aimed = next((st for p in missing if (st := next_stage_of(p, killed, plan))), None)
             started = time.time()
             if aimed:
                 aims[aimed.split("/")[0]] += 1
