@@ -81,7 +81,7 @@ def _cluster_or_skip():
     try:
         proc = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=20)
         up = proc.returncode == 0 and re.search(r"idle|mix|alloc", proc.stdout)
-        reason = proc.stderr.strip() or "no node is up"
+        reason = (proc.stderr.strip().splitlines() or ["no node is up"])[-1]
     except (OSError, subprocess.TimeoutExpired) as e:
         up, reason = False, str(e)
     if not up:
