@@ -14,6 +14,9 @@ from repro.checkdata import check_data
 from repro.config import load_config
 from repro.engine import RunLock, is_done, run_stages, stage_dir, stage_status, topological
 from repro.errors import ReproError
+from repro.executors import EXECUTORS
+from repro.executors.local import run_local
+from repro.executors.slurm import recorded_jobs, run_slurm, slurm_states
 from repro.plan import build_plan
 from repro.scoring.metrics import ScoringError
 from repro.scoring.xtreme import score_folders, summary_lines
@@ -48,8 +51,14 @@ def cmd_reproduce(args) -> int:
     if args.dry_run:
         return _print_plan(config, topological(stages))
     started = time.time()
+    executor = args.executor or config["executor"]["name"]
     with RunLock(run_dir, wait=args.wait):
-        run_stages(run_dir, stages)
+        if executor == "slurm":
+            run_slurm(run_dir, stages, config["executor"]["slurm"], args.profile, args.overrides)
+        elif executor == "local":
+            run_local(run_dir, stages)
+        else:
+            raise ReproError(f"executor.name: {executor!r} is not an executor; known: {', '.join(EXECUTORS)}")
     print(f"done in {time.time() - started:.1f} s; run dir {run_dir}")
     if is_done(run_dir, plan.aggregate):
         d = stage_dir(run_dir, plan.aggregate)
@@ -77,14 +86,17 @@ def cmd_status(args) -> int:
 
     config, plan, run_dir = _load(args)
     rows = [stage_status(run_dir, s, rehash=args.verify) for s in topological(plan.stages)]
+    _add_slurm_jobs(run_dir, rows)
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    print(f"{'stage':<52} {'key':<13} {'state':<12} {'duration':>9}  finished")
+    jobs = any("slurm_job" in r for r in rows)
+    print(f"{'stage':<52} {'key':<13} {'state':<12} {'duration':>9}  {'finished':<19}" + ("  slurm job   state" if jobs else ""))
     for r in rows:
         dur = f"{r['duration_s']:.1f}s" if r["duration_s"] is not None else ""
         fin = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["finished"])) if r["finished"] else ""
-        print(f"{r['stage']:<52} {r['key']:<13} {r['state']:<12} {dur:>9}  {fin}")
+        job = f"  {r.get('slurm_job', ''):<11} {r.get('slurm_state', '')}" if jobs else ""
+        print(f"{r['stage']:<52} {r['key']:<13} {r['state']:<12} {dur:>9}  {fin:<19}{job}".rstrip())
         for problem in r.get("corrupt", []):  # reproduce runs such a stage again
             print(f"    corrupt: {problem}")
     counts = {}
@@ -92,6 +104,18 @@ def cmd_status(args) -> int:
         counts[r["state"]] = counts.get(r["state"], 0) + 1
     print(", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
     return 0
+
+
+def _add_slurm_jobs(run_dir, rows) -> None:
+    """Each stage's last Slurm job id and its state, where a run went through the Slurm executor."""
+    jobs = recorded_jobs(run_dir)
+    if not jobs:
+        return
+    states = slurm_states(jobs.values())
+    for r in rows:
+        if r["stage"] in jobs:
+            r["slurm_job"] = jobs[r["stage"]]
+            r["slurm_state"] = states.get(jobs[r["stage"]], "unknown")
 
 
 def cmd_verify(args) -> int:
@@ -159,6 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="print the plan; download and train nothing")
     p.add_argument("--wait", action="store_true", help="wait for another run on this run dir instead of refusing")
     p.add_argument("--no-verify", action="store_true", help="skip the verification after --all")
+    p.add_argument("--executor", choices=EXECUTORS, default=None,
+                   help="local: this process (default, executor.name); slurm: one Slurm job per stage ([executor.slurm])")
     p.set_defaults(func=cmd_reproduce)
     p = sub.add_parser("status", help="table of stages: done / stale / pending / running / corrupt")
     _common(p)

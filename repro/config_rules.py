@@ -272,6 +272,17 @@ def _build() -> dict[str, Rule]:
         "analysis.bootstrap": count(1),
         "analysis.seed": count(0),
         "verify.expected": text(),
+        "executor.name": choice("local", "slurm"),
+        "executor.slurm.partition": text(nonempty=False),
+        "executor.slurm.time_min": count(1),
+        "executor.slurm.signal_delay_s": count(0),
+        "executor.slurm.max_num_timeout": count(0),
+        "executor.slurm.gpus_per_node": count(0),
+        "executor.slurm.gpu_phases": items(text(), "phase names", bad=["x", "x"]),
+        "executor.slurm.cpus_per_task": count(1),
+        "executor.slurm.mem_gb": count(0),
+        "executor.slurm.array_parallelism": count(1),
+        "executor.slurm.poll_s": positive("seconds"),
     }
 
 
