@@ -88,6 +88,23 @@ def cmd_status(args) -> int:
     return 0
 
 
+def cmd_plan(args) -> int:
+    """The stage plan; with --estimate, device-hours per stage and for the grid (repro/estimate.py)."""
+    from repro.engine import topological
+
+    config, plan, run_dir = _load(args)
+    if not args.estimate:
+        return _print_plan(config, topological(plan.stages))
+    from repro.estimate import estimate, print_estimate
+
+    result = estimate(config, plan, run_dir if run_dir.is_dir() else None, args.calibration)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print_estimate(result, config["profile"])
+    return 0
+
+
 def cmd_verify(args) -> int:
     from repro.verify import verify_run
 
@@ -116,6 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_status)
+    p = sub.add_parser("plan", help="print the stage plan; --estimate: device-hours per stage and for the grid")
+    _common(p)
+    p.add_argument("--estimate", action="store_true", help="device-hours from token counts and a calibration")
+    p.add_argument("--calibration", default=None, help="calibration.json written by tests/bench/gpu.py")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_plan)
     p = sub.add_parser("verify", help="check the results against expected figures (exit 0 / 1 / 2)")
     _common(p)
     p.add_argument("--expected", default=None, help="expected-figures file (default: the profile's verify.expected)")
