@@ -34,9 +34,13 @@ def check_finite(embeddings, encoder_dir):
 def retrieval_stage(config, encoder_name, encoder: Stage, task, seed, prepared: Stage) -> Stage:
     s = retrieval_settings(config, task)
     key = {"task": task.name, "settings": s, "splits": config["target"]["splits"]}
+    precision = config["run"]["precision"]
+    if precision != "fp32":  # bf16/fp16 autocast for the encoder pass; default stages keep their keys
+        key["precision"] = precision
 
     def run(ctx):
-        from repro.retrieval import embed_sentences, resolve_layer
+        from repro.retrieval import embed_sentences, resolve_layer, save_embeddings
+        from repro.training import autocast_dtype
 
         set_seed(seed, config["run"]["deterministic"], config["run"]["num_threads"])
         device = pick_device(config["run"]["device"])
@@ -48,13 +52,15 @@ def retrieval_stage(config, encoder_name, encoder: Stage, task, seed, prepared: 
         model.encoder.layer = model.encoder.layer[:layer]
         embed_uncached = partial(embed_sentences, model, tokenizer, layer=layer, pooling=s["pooling"],
                                  batch_size=s["batch_size"], max_length=s["max_seq_length"],
-                                 sort_by_length=s["sort_by_length"], device=device)
+                                 sort_by_length=s["sort_by_length"], device=device, dtype=autocast_dtype(precision))
         cache = {}
 
         def embed(sentences):  # Tatoeba's dev and test are the same sentences: embed them once
             key = sha256_text("\n".join(sentences))
             if key not in cache:
                 cache[key] = check_finite(embed_uncached(sentences), encoder_dir)
+                # Kept as float16 (half the bytes) for reuse and analysis; retrieval uses the float32 rows.
+                save_embeddings(ctx.out / "embeddings" / f"{key[:16]}.npy", cache[key])
             return cache[key]
 
         prep = ctx.dep(prepared.id)

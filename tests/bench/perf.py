@@ -91,16 +91,18 @@ def base_shaped(tokenizer):
     return XLMRobertaModel(cfg).eval()
 
 
-def p1_one(model, tokenizer, n: int, label: str) -> dict:
+def p1_one(model, tokenizer, n: int, label: str, device="cpu", dtype="auto") -> dict:
     layer = R.resolve_layer(model.config.num_hidden_layers, 14)
     model.encoder.layer = model.encoder.layer[:layer]  # as the retrieval stage: layers above are never read
+    model.to(device)
     en, src = tatoeba_like(n)
     sents = src + en
-    dtype = torch.bfloat16 if cpu_has_bf16() else None
-    anchor = lambda: R.embed_sentences(model, tokenizer, sents, layer=layer, batch_size=100, sort_by_length=False)
-    ours = lambda: R.embed_sentences(model, tokenizer, sents, layer=layer, batch_size=100, sort_by_length=True,
-                                     dtype=dtype)
-    R.embed_sentences(model, tokenizer, sents[:100], layer=layer)  # warm-up
+    if dtype == "auto":
+        dtype = torch.bfloat16 if cpu_has_bf16() else None
+    kw = dict(layer=layer, batch_size=100, device=device)
+    anchor = lambda: R.embed_sentences(model, tokenizer, sents, sort_by_length=False, **kw)
+    ours = lambda: R.embed_sentences(model, tokenizer, sents, sort_by_length=True, dtype=dtype, **kw)
+    R.embed_sentences(model, tokenizer, sents[:100], **kw)  # warm-up
     t_a, e_a = timed(anchor)
     t_o, e_o = timed(ours)
     a_n, o_n = R.normalize(e_a), R.normalize(e_o)
@@ -121,6 +123,13 @@ def p1(n_base: int, n_tiny: int) -> dict:
     base = p1_one(base_shaped(tok), tok, n_base, "xlm-r-base-shaped (12x768, random)")
     tiny = p1_one(AutoModel.from_pretrained(str(TINY)).eval(), tok, n_tiny, "tiny-xlmr")
     return {**base, "tiny": tiny}
+
+
+def p1_gpu(device, n: int = 1000) -> dict:
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(TINY))
+    return p1_one(base_shaped(tok), tok, n, "xlm-r-base-shaped (12x768, random)", device, torch.bfloat16)
 
 
 # ------------------------------------------------------------------------------------------------ P2
@@ -216,7 +225,8 @@ def xnli_like(n: int, tokenizer, seed: int = 3) -> list[dict]:
     return feats
 
 
-def p3(n: int, batch: int = 32) -> dict:
+def p3(n: int, batch: int = 32, device="cpu", hidden: int = 256, layers: int = 4, precision: str = "fp32") -> dict:
+    """Anchor: fp32, random order. Ours: length-grouped batches in `precision` (fp32 on CPU, bf16 on GPU)."""
     from types import SimpleNamespace
 
     from transformers import AutoTokenizer, XLMRobertaConfig, XLMRobertaModel
@@ -229,8 +239,8 @@ def p3(n: int, batch: int = 32) -> dict:
     feats = xnli_like(n, tok)
     with tempfile.TemporaryDirectory() as tmp:
         torch.manual_seed(0)
-        cfg = XLMRobertaConfig(vocab_size=len(tok), hidden_size=256, num_hidden_layers=4, num_attention_heads=4,
-                               intermediate_size=1024, max_position_embeddings=130, pad_token_id=tok.pad_token_id)
+        cfg = XLMRobertaConfig(vocab_size=len(tok), hidden_size=hidden, num_hidden_layers=layers,
+                               num_attention_heads=hidden // 64, intermediate_size=4 * hidden, max_position_embeddings=130, pad_token_id=tok.pad_token_id)
         XLMRobertaModel(cfg).save_pretrained(Path(tmp) / "enc")
         task = SimpleNamespace(name="xnli", head="classification", labels=["a", "b", "c"])
         steps = n // batch  # one epoch: both sides see exactly the same real tokens
@@ -238,17 +248,17 @@ def p3(n: int, batch: int = 32) -> dict:
              "warmup_proportion": 0.1, "weight_decay": 0.01, "max_grad_norm": 1.0}
         real = sum(len(f["input_ids"]) for f in feats[:steps * batch])
 
-        def run(group, work):
+        def run(group, work, prec="fp32"):
             torch.manual_seed(0)
             model = MultiHeadModel.build(Path(tmp) / "enc", [task], 1)
             data = [TaskData("xnli", get_head("classification"), feats)]
             return timed(lambda: train(model, data, s, Path(tmp) / work, seed=1, pad_id=tok.pad_token_id,
-                                       device="cpu", checkpoint_every=10**9, log=lambda *a: None,
-                                       group_by_length=group))[0]
+                                       device=device, checkpoint_every=10**9, log=lambda *a: None,
+                                       group_by_length=group, precision=prec))[0]
         run(False, "warm")
-        t_a, t_o = run(False, "anchor"), run(True, "ours")
+        t_a, t_o = run(False, "anchor"), run(True, "ours", precision)
     return entry(real / t_a, real / t_o, "tokens/s (real tokens)", {"same_examples_per_epoch": True},
-                 model="4x256 random encoder", examples=steps * batch, batch=batch, goal={"ratio": 1.5})
+                 model=f"{layers}x{hidden} random encoder", ours_precision=precision, examples=steps * batch, batch=batch, goal={"ratio": 1.5})
 
 
 def main(argv=None) -> int:
