@@ -12,8 +12,9 @@ from repro.analysis.tables import analyse_results
 from repro.atomic import write_json
 from repro.checkdata import check_data
 from repro.config import load_config
-from repro.engine import RunLock, is_done, run_stages, stage_dir, stage_status, topological
+from repro.engine import RunLock, is_done, stage_dir, stage_status, topological
 from repro.errors import ReproError
+from repro.estimate import estimate, print_estimate
 from repro.executors import EXECUTORS
 from repro.executors.local import run_local
 from repro.executors.slurm import recorded_jobs, run_slurm, slurm_states
@@ -33,15 +34,15 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="override any config value, e.g. --set target.defaults.lr=2e-5 (repeatable)")
 
 
-def _load(args):
-
+def _load(args, need_data: bool = True):
+    """The profile's config, its plan and run dir; need_data=False plans without the data-source check
+    (a cost estimate needs no data)."""
     config = load_config(args.profile, args.overrides)
     run_dir = Path(args.run_dir or DEFAULT_RUN_DIR.format(profile=config["profile"]))
-    return config, build_plan(config), run_dir
+    return config, build_plan(config, need_data), run_dir
 
 
 def cmd_reproduce(args) -> int:
-
     if not args.all and not args.phase:
         raise ReproError("say what to run: --all, or --phase NAME")
     config, plan, run_dir = _load(args)  # the plan checks every task's data source before anything runs
@@ -116,6 +117,17 @@ def _add_slurm_jobs(run_dir, rows) -> None:
         if r["stage"] in jobs:
             r["slurm_job"] = jobs[r["stage"]]
             r["slurm_state"] = states.get(jobs[r["stage"]], "unknown")
+def cmd_plan(args) -> int:
+    """The stage plan; with --estimate, device-hours per stage and for the grid (repro/estimate.py)."""
+    config, plan, run_dir = _load(args, need_data=False)
+    if not args.estimate:
+        return _print_plan(config, topological(plan.stages))
+    result = estimate(config, plan, run_dir if run_dir.is_dir() else None, args.calibration)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print_estimate(result, config["profile"])
+    return 0
 
 
 def cmd_verify(args) -> int:
@@ -192,6 +204,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verify", action="store_true", help="re-hash every output against its manifest (slow), "
                    "rather than trusting files whose size and mtime are the recorded ones")
     p.set_defaults(func=cmd_status)
+    p = sub.add_parser("plan", help="print the stage plan; --estimate: device-hours per stage and for the grid")
+    _common(p)
+    p.add_argument("--estimate", action="store_true", help="device-hours from token counts and a calibration")
+    p.add_argument("--calibration", default=None, help="calibration.json written by tests/bench/gpu.py")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_plan)
     p = sub.add_parser("verify", help="check the results against expected figures (exit 0 / 1 / 2)")
     _common(p)
     p.add_argument("--expected", default=None, help="expected-figures file (default: the profile's verify.expected)")

@@ -118,6 +118,9 @@ def load_tokenizer(path):
 def load_encoder(path, **kwargs) -> nn.Module:
     # add_pooling_layer: the multiple-choice head of transformers reads the pooled output, so the shared
     # encoder keeps its pooler; the other heads ignore it.
+    # SDPA attention (PyTorch's fused scaled_dot_product_attention; transformers' default, stated so a
+    # changed default cannot silently slow the runs down).
+    kwargs.setdefault("attn_implementation", "sdpa")
     return AutoModel.from_pretrained(str(path), use_safetensors=True, add_pooling_layer=True, **kwargs)
 
 

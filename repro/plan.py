@@ -41,10 +41,12 @@ def target_encoders(config: dict) -> list[str]:
     return (["baseline"] if tgt["baseline"] else []) + list(tgt["encoders"] or intermediate_names(config))
 
 
-def build_plan(config: dict) -> Plan:
+def build_plan(config: dict, need_data: bool = True) -> Plan:
+    """The stage graph; need_data checks first that every task's data can be had (README, 'Data layout')."""
     inter, tgt = config["intermediate"], config["target"]
     tasks = list(dict.fromkeys(inter["tasks"] + tgt["tasks"]))
-    check_sources(config, tasks)
+    if need_data:
+        check_sources(config, tasks)
     source = config["data"]["source"]
     # Generated data (the smoke world, or real text from Debian packages) is one stage every task reads.
     synthetic = (synthetic_stage(config, with_selection_tasks(config, tasks)) if source == "synthetic"

@@ -1,6 +1,8 @@
 """Retrieval core for XTREME's two retrieval tasks (BUCC 2018 and Tatoeba), scored straight from an encoder.
 
-Follows ``/work/shared/spec/xtreme.md`` §4 (re-implemented from the rules there, not copied):
+Follows google-research/xtreme ``third_party/utils_retrieve.py`` and facebookresearch/LASER
+``source/mine_bitexts.py`` (re-implemented from their rules, not copied; section numbers below are §4.x of the
+project's retrieval notes):
 
 * §4.1 sentence embeddings: strip, tokenize, truncate to ``max_length - 2`` pieces, ``<s> … </s>``, right padding
   to the longest sentence of the batch, attention mask 1 on real tokens (specials included), one hidden-states
@@ -16,11 +18,16 @@ Only the embedding extraction needs a model; everything else works on NumPy arra
 from __future__ import annotations
 
 import contextlib
+import io
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
+
+from repro.atomic import write_bytes
 
 __all__ = [
     "bucc_extract",
@@ -29,9 +36,12 @@ __all__ = [
     "embed_sentences",
     "knn",
     "knn_reference",
+    "load_embeddings",
+    "mine",
     "mine_text_candidates",
     "normalize",
     "resolve_layer",
+    "save_embeddings",
     "tatoeba_predict",
     "unique_texts",
 ]
@@ -167,54 +177,168 @@ def embed_sentences(
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Vector search (§4.4)
+# Vector search (§4.4): one blocked GEMM pass feeding running top-k in both directions
 # ----------------------------------------------------------------------------------------------------------------
 
+def save_embeddings(path, emb) -> None:
+    """Embeddings on disk as float16 ``.npy`` (half the bytes; search upcasts block by block to float32)."""
+    buf = io.BytesIO()
+    np.save(buf, np.asarray(_as_tensor(emb).cpu(), dtype=np.float16), allow_pickle=False)
+    write_bytes(Path(path), buf.getvalue())
+
+
+def load_embeddings(path) -> np.ndarray:
+    return np.load(path, allow_pickle=False)
+
+
+def _as_tensor(x) -> torch.Tensor:
+    """NumPy array or torch tensor, without a copy where possible (float16 stays float16 until a block needs it)."""
+    if isinstance(x, torch.Tensor):
+        return x.detach()
+    x = np.asarray(x)
+    if x.dtype not in (np.float16, np.float32, np.float64):
+        x = x.astype(np.float32)
+    return torch.from_numpy(np.ascontiguousarray(x))
+
+
+def _unit(block: torch.Tensor) -> torch.Tensor:
+    """Rows scaled to unit L2 norm in float32; all-zero rows stay zero."""
+    block = block.float()
+    norms = torch.linalg.vector_norm(block, dim=1, keepdim=True)
+    return block / torch.where(norms > 0, norms, torch.ones_like(norms))
+
+
 def normalize(x) -> np.ndarray:
-    """Rows scaled to unit L2 norm (float32); all-zero rows stay zero."""
-    x = np.asarray(x, dtype=np.float32)
-    norms = np.linalg.norm(x, axis=-1, keepdims=True)
-    return x / np.where(norms > 0, norms, 1.0).astype(np.float32)
+    """Rows scaled to unit L2 norm (float32 NumPy); the same arithmetic as the search blocks use."""
+    return _unit(_as_tensor(x)).cpu().numpy()
 
 
-def knn(x, y, k: int, block: int = 8192, device: str | torch.device = "cpu") -> tuple[np.ndarray, np.ndarray]:
-    """Exact inner-product top-k of each row of ``x`` among the rows of ``y`` (faiss ``IndexFlatIP`` semantics).
+class _RunningTopK:
+    """The k best (value, index) per row seen so far; merged block by block, ties broken by lower index."""
 
-    Float32 torch matmul + ``topk`` on tiles of at most ``block`` × ``block`` similarities (memory bounded for
-    any N, M); the per-tile top-k of successive ``y`` tiles are merged. ``k`` is capped at ``len(y)``.
-    Returns ``(sims [N, k] float32, idx [N, k] int64)``, best first.
-    """
-    x = np.ascontiguousarray(x, dtype=np.float32)
-    y = np.ascontiguousarray(y, dtype=np.float32)
-    k = min(int(k), y.shape[0])
-    n = x.shape[0]
-    if k <= 0 or n == 0:
-        return np.zeros((n, max(k, 0)), np.float32), np.zeros((n, max(k, 0)), np.int64)
+    def __init__(self, n: int, k: int, device):
+        self.k = k
+        self.values = torch.full((n, k), -torch.inf, device=device)
+        self.index = torch.full((n, k), -1, dtype=torch.long, device=device)
+
+    def update(self, rows: slice, sims: torch.Tensor, offset: int) -> None:
+        """``sims`` [len(rows), m]: similarities of these rows to candidates ``offset … offset + m - 1``."""
+        values, index = self.values[rows], self.index[rows]  # views: updated in place
+        kk = min(self.k, sims.shape[1])
+        # Rows whose block maximum cannot enter their current top-k skip the top-k of this block
+        # (after the first blocks, almost all): a max is a cheap scan, a top-k is not.
+        live = sims.amax(dim=1) > values[:, -1]
+        sel = live.nonzero().squeeze(1)
+        if len(sel) == 0:
+            return
+        part = sims if len(sel) == sims.shape[0] else sims.index_select(0, sel)
+        v, i = torch.topk(part, kk, dim=1, largest=True, sorted=True)
+        # Candidates already held come first: on equal values topk keeps the earlier column, i.e. the
+        # lower index (blocks arrive in index order), as faiss IndexFlatIP's results do.
+        v = torch.cat([values.index_select(0, sel), v], dim=1)
+        i = torch.cat([index.index_select(0, sel), i + offset], dim=1)
+        best_v, pos = _stable_topk(v, self.k)
+        values.index_copy_(0, sel, best_v)
+        index.index_copy_(0, sel, torch.gather(i, 1, pos))
+
+
+def _stable_topk(v: torch.Tensor, k: int):
+    """Top-k by value, earlier column first on ties (torch.topk does not promise an order for ties)."""
+    order = torch.argsort(v, dim=1, descending=True, stable=True)[:, :k]
+    return torch.gather(v, 1, order), order
+
+
+def _search(x, y, k: int, both: bool, block: int, device, normalized: bool):
+    """Exact inner-product top-k of the rows of ``x`` among ``y`` (and, with ``both``, of ``y`` among ``x``),
+    computing each ``block × block`` similarity tile once. Memory: the inputs, one tile, two running top-k
+    tables ((N + M) · k · 12 bytes) and the upcast/normalised copies of two input blocks."""
+    xt, yt = _as_tensor(x), _as_tensor(y)
+    n, m = xt.shape[0], yt.shape[0]
+    device = torch.device(device)
+    fwd = _RunningTopK(n, min(k, m), device)
+    bwd = _RunningTopK(m, min(k, n), device) if both else None
+    if n == 0 or m == 0 or k <= 0:
+        return fwd, bwd
+    prep = (lambda b: b.to(device).float()) if normalized else (lambda b: _unit(b.to(device)))
+    tile = torch.empty((min(block, n), min(block, m)), device=device)
+    with torch.inference_mode():
+        for i0 in range(0, n, block):
+            xb = prep(xt[i0:i0 + block])
+            for j0 in range(0, m, block):
+                yb = prep(yt[j0:j0 + block])
+                s = tile[:xb.shape[0], :yb.shape[0]]
+                torch.mm(xb, yb.t(), out=s)
+                fwd.update(slice(i0, i0 + xb.shape[0]), s, j0)
+                if bwd is not None:
+                    bwd.update(slice(j0, j0 + yb.shape[0]), s.t(), i0)
+    return fwd, bwd
+
+
+def knn(x, y, k: int, block: int = 4096, device: str | torch.device = "cpu",
+        normalized: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Exact inner-product top-k of each row of ``x`` among the rows of ``y`` (faiss ``IndexFlatIP`` semantics,
+    ties to the lower index). NumPy or torch input, any float dtype (float16 is upcast block by block).
+    ``normalized=False`` L2-normalises each block first (cosine). ``k`` is capped at ``len(y)``.
+    Returns ``(sims [N, k] float32, idx [N, k] int64)``, best first."""
     if block < 1:
         raise ValueError("block must be >= 1")
-    device = torch.device(device)
-    sims_out = np.empty((n, k), dtype=np.float32)
-    idx_out = np.empty((n, k), dtype=np.int64)
-    with torch.inference_mode():
-        yt = torch.from_numpy(y).to(device)
-        y_tiles = [(s, yt[s:s + block]) for s in range(0, y.shape[0], block)]
-        for start in range(0, n, block):
-            xb = torch.from_numpy(x[start:start + block]).to(device)
-            best_v = best_i = None
-            for offset, ytile in y_tiles:
-                sims = xb @ ytile.T
-                v, i = torch.topk(sims, min(k, ytile.shape[0]), dim=1, largest=True, sorted=True)
-                i = i + offset
-                if best_v is None:
-                    best_v, best_i = v, i
-                else:
-                    v = torch.cat([best_v, v], dim=1)
-                    i = torch.cat([best_i, i], dim=1)
-                    best_v, pos = torch.topk(v, k, dim=1, largest=True, sorted=True)
-                    best_i = torch.gather(i, 1, pos)
-            sims_out[start:start + len(xb)] = best_v.cpu().numpy()
-            idx_out[start:start + len(xb)] = best_i.cpu().numpy()
-    return sims_out, idx_out
+    fwd, _ = _search(x, y, int(k), False, block, device, normalized)
+    return fwd.values.cpu().numpy(), fwd.index.cpu().numpy()
+
+
+_MARGINS = {
+    "ratio": lambda a, b: a / b,
+    "distance": lambda a, b: a - b,
+    "absolute": lambda a, b: a,
+}
+
+
+@dataclass
+class Mined:
+    """Margin-scored candidates of :func:`mine`: ``src[i] → tgt[i]`` with ``score[i]`` for every source row
+    (forward), and the backward ones (every target row's best source) in ``bwd_src``, ``bwd_tgt``, ``bwd_score``.
+    ``fwd_knn`` / ``bwd_knn`` hold the raw ``(sims, idx)`` k-NN lists the margins came from."""
+    src: np.ndarray
+    tgt: np.ndarray
+    score: np.ndarray
+    bwd_src: np.ndarray
+    bwd_tgt: np.ndarray
+    bwd_score: np.ndarray
+    fwd_knn: tuple[np.ndarray, np.ndarray]
+    bwd_knn: tuple[np.ndarray, np.ndarray]
+
+
+def mine(src, tgt, k: int = 4, margin: str = "ratio", *, block: int = 4096, device: str | torch.device = "cpu",
+         normalized: bool = False) -> Mined:
+    """Margin-based bitext mining (LASER / XTREME recipe, §4.3) in one GEMM pass over the similarity matrix.
+
+    Cosine k-NN in both directions (``k`` capped at the other side's size), margin of each pair against the
+    mean similarity of both sides' k neighbours (``ratio``: cos / ((fwd_mean + bwd_mean) / 2), ``distance``:
+    cos − that mean, ``absolute``: cos), and for every source row its best target by margin (forward
+    candidates; the backward ones are returned too). ``normalized=True`` skips the L2 normalisation.
+    """
+    if margin not in _MARGINS:
+        raise ValueError(f"margin must be one of {sorted(_MARGINS)}, not {margin!r}")
+    if block < 1:
+        raise ValueError("block must be >= 1")
+    fwd, bwd = _search(src, tgt, int(k), True, block, device, normalized)
+    x2y_sim, x2y_ind = fwd.values.cpu().numpy(), fwd.index.cpu().numpy()
+    y2x_sim, y2x_ind = bwd.values.cpu().numpy(), bwd.index.cpu().numpy()
+    n, m = len(x2y_sim), len(y2x_sim)
+    if n == 0 or m == 0:
+        empty_i, empty_f = np.zeros(0, np.int64), np.zeros(0, np.float64)
+        return Mined(empty_i, empty_i, empty_f, empty_i, empty_i, empty_f, (x2y_sim, x2y_ind), (y2x_sim, y2x_ind))
+    fwd_mean = x2y_sim.astype(np.float64).mean(axis=1)
+    bwd_mean = y2x_sim.astype(np.float64).mean(axis=1)
+    score = _MARGINS[margin]
+    # Margin of every pair in both kNN lists; the kNN similarity is cos(x, y) itself.
+    fwd_scores = score(x2y_sim.astype(np.float64), (fwd_mean[:, None] + bwd_mean[x2y_ind]) / 2)
+    bwd_scores = score(y2x_sim.astype(np.float64), (bwd_mean[:, None] + fwd_mean[y2x_ind]) / 2)
+    rows_x, rows_y = np.arange(n), np.arange(m)
+    fwd_arg, bwd_arg = fwd_scores.argmax(axis=1), bwd_scores.argmax(axis=1)
+    return Mined(rows_x, x2y_ind[rows_x, fwd_arg], fwd_scores[rows_x, fwd_arg],
+                 y2x_ind[rows_y, bwd_arg], rows_y, bwd_scores[rows_y, bwd_arg],
+                 (x2y_sim, x2y_ind), (y2x_sim, y2x_ind))
 
 
 def knn_reference(x, y, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -277,24 +401,11 @@ def mine_text_candidates(src_texts: Sequence[str], src_emb, trg_texts: Sequence[
     ys, y = unique_texts(trg_texts, trg_emb)
     if len(xs) == 0 or len(ys) == 0:
         return []
-    x = normalize(x)
-    y = normalize(y)
-    x2y_sim, x2y_ind = knn(x, y, k)
-    y2x_sim, y2x_ind = knn(y, x, k)
-    fwd_mean = x2y_sim.astype(np.float64).mean(axis=1)
-    bwd_mean = y2x_sim.astype(np.float64).mean(axis=1)
-
-    # Margin of every pair in both kNN lists; the kNN similarity is cos(x, y) itself.
-    fwd_scores = x2y_sim.astype(np.float64) / ((fwd_mean[:, None] + bwd_mean[x2y_ind]) / 2)
-    bwd_scores = y2x_sim.astype(np.float64) / ((bwd_mean[:, None] + fwd_mean[y2x_ind]) / 2)
-
-    rows_x = np.arange(len(xs))
-    rows_y = np.arange(len(ys))
-    fwd_arg = fwd_scores.argmax(axis=1)
-    bwd_arg = bwd_scores.argmax(axis=1)
-    src_idx = np.concatenate([rows_x, y2x_ind[rows_y, bwd_arg]])
-    trg_idx = np.concatenate([x2y_ind[rows_x, fwd_arg], rows_y])
-    scores = np.concatenate([fwd_scores[rows_x, fwd_arg], bwd_scores[rows_y, bwd_arg]])
+    found = mine(x, y, k=k, margin="ratio")
+    # ``max`` retrieval: forward and backward candidates pooled, sources' proposals first.
+    src_idx = np.concatenate([found.src, found.bwd_src])
+    trg_idx = np.concatenate([found.tgt, found.bwd_tgt])
+    scores = np.concatenate([found.score, found.bwd_score])
 
     seen_src: set[int] = set()
     seen_trg: set[int] = set()

@@ -230,3 +230,63 @@ def test_extract_uses_greater_or_equal():
     cands = [(0.7, "s1", "t1"), (0.5, "s2", "t2"), (0.3, "s3", "t3")]
     assert R.bucc_extract(cands, 0.5) == [("s1", "t1"), ("s2", "t2")]
     assert R.bucc_extract(cands, 0.5000001) == [("s1", "t1")]
+
+
+# ------------------------------------------------------------------------------------------------ mining core
+
+def _brute_mine(x, y, k, margin):
+    """Full similarity matrix, stable argsort both ways, margins in float64: the definition of mine()."""
+    x, y = R.normalize(x), R.normalize(y)
+    sims = x.astype(np.float64) @ y.T.astype(np.float64)
+    kx, ky = min(k, len(y)), min(k, len(x))
+    fi = np.argsort(-sims, axis=1, kind="stable")[:, :kx]
+    bi = np.argsort(-sims.T, axis=1, kind="stable")[:, :ky]
+    fs, bs = np.take_along_axis(sims, fi, 1), np.take_along_axis(sims.T, bi, 1)
+    fm, bm = fs.mean(1), bs.mean(1)
+    f = {"ratio": np.divide, "distance": np.subtract, "absolute": lambda a, b: a}[margin]
+    fsc = f(fs, (fm[:, None] + bm[fi]) / 2)
+    arg = fsc.argmax(1)
+    return fi[np.arange(len(x)), arg], fsc[np.arange(len(x)), arg], bi
+
+
+@pytest.mark.parametrize("block", [1, 7, 64, 4096])
+@pytest.mark.parametrize("margin", ["ratio", "distance", "absolute"])
+def test_mine_matches_brute_force_for_every_block_size(block, margin):
+    rng = np.random.default_rng(3)
+    x, y = rng.standard_normal((53, 16)), rng.standard_normal((41, 16))
+    found = R.mine(x, y, k=4, margin=margin, block=block)
+    tgt, score, bwd_idx = _brute_mine(x, y, 4, margin)
+    assert found.src.tolist() == list(range(53))
+    assert found.tgt.tolist() == tgt.tolist()
+    np.testing.assert_allclose(found.score, score, rtol=1e-5, atol=1e-6)
+    assert found.bwd_knn[1].tolist() == bwd_idx.tolist()   # backward top-k from the same tiles
+    assert found.bwd_tgt.tolist() == list(range(41))
+
+
+def test_mine_accepts_torch_and_float16_and_caps_k():
+    rng = np.random.default_rng(4)
+    x, y = rng.standard_normal((9, 8)).astype(np.float16), rng.standard_normal((3, 8)).astype(np.float16)
+    a = R.mine(x, y, k=4, block=2)
+    b = R.mine(torch.from_numpy(x), torch.from_numpy(y), k=4)
+    assert a.fwd_knn[1].shape == (9, 3) and a.bwd_knn[1].shape == (3, 4)  # k capped at the other side
+    assert a.tgt.tolist() == b.tgt.tolist()
+    np.testing.assert_allclose(a.score, b.score, rtol=1e-6)
+    with pytest.raises(ValueError, match="margin"):
+        R.mine(x, y, margin="cosine")
+
+
+def test_knn_breaks_ties_to_the_lower_index_across_blocks():
+    y = np.array([[1.0, 0.0]] * 5 + [[0.0, 1.0]], dtype=np.float32)  # five identical keys
+    sims, idx = R.knn(np.array([[1.0, 0.0]], dtype=np.float32), y, 3, block=2)
+    assert idx.tolist() == [[0, 1, 2]] and sims.tolist() == [[1.0, 1.0, 1.0]]
+
+
+def test_embeddings_round_trip_as_float16(tmp_path):
+    emb = np.random.default_rng(5).standard_normal((6, 4)).astype(np.float32)
+    R.save_embeddings(tmp_path / "e.npy", emb)
+    back = R.load_embeddings(tmp_path / "e.npy")
+    assert back.dtype == np.float16 and back.nbytes == emb.nbytes // 2
+    np.testing.assert_allclose(back, emb, rtol=1e-3, atol=1e-3)
+    _, a = R.knn(emb, emb, 1, normalized=False)
+    _, b = R.knn(back, back, 1, normalized=False)
+    assert a.tolist() == b.tolist()

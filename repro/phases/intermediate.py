@@ -29,7 +29,7 @@ from repro.phases.common import (examples_path, first_n, head_settings, read_exa
 from repro.sources import source_for, task_options
 from repro.tasks import REGISTRY, DataSource, get_task
 from repro.tasks.mlm_text import MLMText, read_text, split_heldout
-from repro.training import TaskData, train
+from repro.training import TaskData, key_options, run_options, train
 
 TRANSLATED_LANG = "mt"  # language tag of the translated training examples in their prepare stage
 
@@ -107,7 +107,7 @@ def intermediate_stage(config: dict, name: str, tasks: list[str], seed: int, pre
     translated = {t: translated_stage(config, t) for t in tasks} if inter["translated_dir"] else {}
     inputs = {"tasks": tasks, "settings": settings, "schedule": shared, "seed": seed, "sampling": inter["sampling"],
            "temperature": inter["sampling_temperature"], "checkpoint_every": config["run"]["checkpoint_every"],
-           "deterministic": config["run"]["deterministic"]}
+           "deterministic": config["run"]["deterministic"], **key_options(config)}
     if mlm:  # the alternatives enter the key only when used: default stages keep their keys
         inputs["mlm"] = mlm
     if translated:  # the translated files' content is in the key of the translated prepare stages (deps)
@@ -151,7 +151,8 @@ def intermediate_stage(config: dict, name: str, tasks: list[str], seed: int, pre
                                         config["model"]["revision"])
         summary = train(model, data, shared, ctx.work, seed=seed, pad_id=tokenizer.pad_token_id, device=device,
                         checkpoint_every=config["run"]["checkpoint_every"], sampling=inter["sampling"],
-                        temperature=inter["sampling_temperature"], log_every=config["run"]["log_every"], tag=ctx.stage.id)
+                        temperature=inter["sampling_temperature"], log_every=config["run"]["log_every"], tag=ctx.stage.id,
+                        **run_options(config))
         metrics = {}
         for task in task_objs:
             if task.name not in dev:

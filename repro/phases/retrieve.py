@@ -12,7 +12,8 @@ from repro.engine import Stage
 from repro.errors import ReproError
 from repro.modeling import load_encoder, load_tokenizer, pick_device
 from repro.phases.common import examples_path, prepared_languages, read_examples, set_seed
-from repro.retrieval import embed_sentences, resolve_layer
+from repro.retrieval import embed_sentences, resolve_layer, save_embeddings
+from repro.training import autocast_dtype
 
 
 def retrieval_settings(config: dict, task) -> dict:
@@ -35,6 +36,9 @@ def check_finite(embeddings, encoder_dir):
 def retrieval_stage(config, encoder_name, encoder: Stage, task, seed, prepared: Stage) -> Stage:
     s = retrieval_settings(config, task)
     inputs = {"task": task.name, "settings": s, "splits": config["target"]["splits"]}
+    precision = config["run"]["precision"]
+    if precision != "fp32":  # bf16/fp16 autocast for the encoder pass; default stages keep their keys
+        inputs["precision"] = precision
 
     def run(ctx):
 
@@ -48,13 +52,15 @@ def retrieval_stage(config, encoder_name, encoder: Stage, task, seed, prepared: 
         model.encoder.layer = model.encoder.layer[:layer]
         embed_uncached = partial(embed_sentences, model, tokenizer, layer=layer, pooling=s["pooling"],
                                  batch_size=s["batch_size"], max_length=s["max_seq_length"],
-                                 sort_by_length=s["sort_by_length"], device=device)
+                                 sort_by_length=s["sort_by_length"], device=device, dtype=autocast_dtype(precision))
         cache = {}
 
         def embed(sentences):  # Tatoeba's dev and test are the same sentences: embed them once
             digest = sha256_text("\n".join(sentences))
             if digest not in cache:
                 cache[digest] = check_finite(embed_uncached(sentences), encoder_dir)
+                # Kept as float16 (half the bytes) for reuse and analysis; retrieval uses the float32 rows.
+                save_embeddings(ctx.out / "embeddings" / f"{digest[:16]}.npy", cache[digest])
             return cache[digest]
 
         prep = ctx.dep(prepared.id)

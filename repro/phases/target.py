@@ -15,7 +15,7 @@ from repro.phases.common import (examples_path, first_n, head_settings, prepared
                                  schedule_settings, set_seed)
 from repro.phases.retrieve import retrieval_stage
 from repro.tasks import get_task
-from repro.training import TaskData, train
+from repro.training import TaskData, key_options, run_options, train
 
 
 def target_stage(config: dict, encoder_name: str, encoder: Stage, target: str, seed: int, prepared: Stage) -> Stage:
@@ -26,7 +26,7 @@ def target_stage(config: dict, encoder_name: str, encoder: Stage, target: str, s
     s = {**schedule_settings(full), **head_settings(full, task)}  # exactly what the cell reads
     inputs = {"task": target, "settings": s, "seed": seed, "splits": config["target"]["splits"],
            "checkpoint_every": config["run"]["checkpoint_every"], "keep_model": config["target"]["keep_models"],
-           "deterministic": config["run"]["deterministic"]}
+           "deterministic": config["run"]["deterministic"], **key_options(config)}
 
     def run(ctx):
         set_seed(seed, config["run"]["deterministic"], config["run"]["num_threads"])
@@ -51,7 +51,7 @@ def target_stage(config: dict, encoder_name: str, encoder: Stage, target: str, s
         summary = train(model, [TaskData(task.name, head, features)], s, ctx.work, seed=seed,
                         pad_id=tokenizer.pad_token_id, device=device,
                         checkpoint_every=config["run"]["checkpoint_every"], evaluate=english_dev,
-                        log_every=config["run"]["log_every"], tag=ctx.stage.id)
+                        log_every=config["run"]["log_every"], tag=ctx.stage.id, **run_options(config))
         counts = {}
         for split in config["target"]["splits"]:
             for lang in prepared_languages(prep, split):

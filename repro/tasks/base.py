@@ -83,6 +83,8 @@ class Task:
     def source_key(self, source: DataSource) -> dict:
         """What identifies this task's input data (goes into the prepare stage's key)."""
         if source.local:
+            if source.root is None:  # no folder set: only a plan without the data check gets here
+                return {"files": None}
             root = Path(source.root) / (self.folder or self.name)
             if not root.exists():
                 raise DataError(root, f"data for task {self.name!r} not found (see README, 'Data layout')")

@@ -1,0 +1,293 @@
+"""Performance benchmark P1–P3 of issue 12: each figure is ours beside its anchor, measured side by side in
+one run on the same machine, written to bench.json. Run with ``tox -e bench`` (or ``python tests/bench/perf.py
+--out bench.json``). Random-weight models: these are speed figures, never accuracy figures.
+
+P1  sentence-embedding extraction, Tatoeba-like length mix, on an XLM-R-base-shaped random model and on the
+    tiny model. Anchor: XTREME's way (file order, per-batch padding, fp32, batch 100). Ours: length-sorted
+    batches + bf16 autocast where the CPU has native bf16 (else fp32). Agreement: top-1 retrieval of the
+    English side among the source side, ours vs anchor, and the minimum cosine between the two embeddings.
+P2  BUCC mining on d = 1024 embeddings with parallel pairs hidden among distractors. Anchor: faiss
+    IndexFlatIP searched both ways + ratio margin (XTREME's utils_retrieve.py / LASER's recipe). Ours:
+    repro.retrieval.mine (one GEMM pass, running top-k both ways). Candidates must be identical. Also the
+    peak memory above the embeddings, measured in a fresh process.
+P3  target fine-tuning tokens/s (real tokens), XNLI-like pair lengths, a 4-layer random encoder, through
+    repro.training.train. Anchor: random order with per-batch padding (the package's default). Ours: the
+    same loop with run.group_by_length.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from repro import retrieval as R
+from repro.synthetic.lexicon import ENGLISH, translate
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = ROOT / "repro" / "resources" / "tiny-xlmr"
+
+
+def machine() -> dict:
+    cpu = ""
+    if Path("/proc/cpuinfo").is_file():
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__, "python": platform.python_version(),
+            "bf16_native": cpu_has_bf16(), "load_average_at_start": os.getloadavg()[0],
+            "note": "shared development machine (other jobs running): ratios are side by side in one run; "
+                    "absolute figures are low and noisy"}
+
+
+def cpu_has_bf16() -> bool:
+    try:
+        return "avx512_bf16" in Path("/proc/cpuinfo").read_text() or "amx_bf16" in Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+
+
+def timed(fn):
+    t0 = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t0, out
+
+
+def entry(anchor, ours, unit, agreement, higher_is_better=True, **extra):
+    ratio = ours / anchor if higher_is_better else anchor / ours
+    return {"anchor": round(anchor, 4), "ours": round(ours, 4), "ratio": round(ratio, 3), "unit": unit,
+            "agreement": agreement, **extra}
+
+
+# ------------------------------------------------------------------------------------------------ P1
+
+def tatoeba_like(n: int, seed: int = 11) -> tuple[list[str], list[str]]:
+    """English sentences with Tatoeba-like lengths (log-normal, median 8 words, long tail) and their
+    pseudo-language translations."""
+    rng = np.random.default_rng(seed)
+    words = np.array(ENGLISH)
+    lengths = np.clip(np.rint(rng.lognormal(np.log(8), 0.7, n)), 2, 80).astype(int)
+    en = [list(rng.choice(words, size=k)) for k in lengths]
+    return [" ".join(s) for s in en], [" ".join(translate(s, "xa")) for s in en]
+
+
+def base_shaped(tokenizer):
+    from transformers import XLMRobertaConfig, XLMRobertaModel
+
+    torch.manual_seed(0)
+    cfg = XLMRobertaConfig(vocab_size=len(tokenizer), hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
+                           intermediate_size=3072, max_position_embeddings=514, pad_token_id=tokenizer.pad_token_id,
+                           attn_implementation="sdpa")
+    return XLMRobertaModel(cfg).eval()
+
+
+def p1_one(model, tokenizer, n: int, label: str, device="cpu", dtype="auto") -> dict:
+    layer = R.resolve_layer(model.config.num_hidden_layers, 14)
+    model.encoder.layer = model.encoder.layer[:layer]  # as the retrieval stage: layers above are never read
+    model.to(device)
+    en, src = tatoeba_like(n)
+    sents = src + en
+    if dtype == "auto":
+        dtype = torch.bfloat16 if cpu_has_bf16() else None
+    kw = dict(layer=layer, batch_size=100, device=device)
+    anchor = lambda: R.embed_sentences(model, tokenizer, sents, sort_by_length=False, **kw)
+    ours = lambda: R.embed_sentences(model, tokenizer, sents, sort_by_length=True, dtype=dtype, **kw)
+    R.embed_sentences(model, tokenizer, sents[:100], **kw)  # warm-up
+    t_a, e_a = timed(anchor)
+    t_o, e_o = timed(ours)
+    a_n, o_n = R.normalize(e_a), R.normalize(e_o)
+    cosine = float((a_n * o_n).sum(axis=1).min())
+    top_a = R.tatoeba_predict(e_a[:n], e_a[n:])
+    top_o = R.tatoeba_predict(e_o[:n], e_o[n:])
+    agree = float(np.mean(np.array(top_a) == np.array(top_o)))
+    return entry(len(sents) / t_a, len(sents) / t_o, "sentences/s",
+                 {"top1": round(agree, 4), "min_cosine": round(cosine, 5)},
+                 model=label, sentences=len(sents), ours_dtype=str(dtype or torch.float32).replace("torch.", ""),
+                 goal={"ratio": 3.0, "top1": 0.995, "min_cosine": 0.999})
+
+
+def p1(n_base: int, n_tiny: int) -> dict:
+    from transformers import AutoModel, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(TINY))
+    base = p1_one(base_shaped(tok), tok, n_base, "xlm-r-base-shaped (12x768, random)")
+    tiny = p1_one(AutoModel.from_pretrained(str(TINY)).eval(), tok, n_tiny, "tiny-xlmr")
+    return {**base, "tiny": tiny}
+
+
+def p1_gpu(device, n: int = 1000) -> dict:
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(TINY))
+    return p1_one(base_shaped(tok), tok, n, "xlm-r-base-shaped (12x768, random)", device, torch.bfloat16)
+
+
+# ------------------------------------------------------------------------------------------------ P2
+
+def bucc_like(n: int, d: int, seed: int = 5):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, d)).astype(np.float32)
+    y = rng.standard_normal((n, d)).astype(np.float32)
+    y[: n // 3] = x[: n // 3] + 0.8 * rng.standard_normal((n // 3, d)).astype(np.float32)  # hidden translations
+    return R.normalize(x), R.normalize(y[rng.permutation(n)])
+
+
+def faiss_mine(x, y, k):
+    """The anchor: XTREME/LASER's recipe with faiss IndexFlatIP, both directions, ratio margin, forward and
+    backward best candidates."""
+    import faiss
+
+    def search(a, b):
+        index = faiss.IndexFlatIP(b.shape[1])
+        index.add(b)
+        return index.search(a, k)
+    x2y_sim, x2y_ind = search(x, y)
+    y2x_sim, y2x_ind = search(y, x)
+    fm, bm = x2y_sim.astype(np.float64).mean(1), y2x_sim.astype(np.float64).mean(1)
+    fs = x2y_sim / ((fm[:, None] + bm[x2y_ind]) / 2)
+    bs = y2x_sim / ((bm[:, None] + fm[y2x_ind]) / 2)
+    rx, ry = np.arange(len(x)), np.arange(len(y))
+    return x2y_ind[rx, fs.argmax(1)], fs[rx, fs.argmax(1)], y2x_ind[ry, bs.argmax(1)]
+
+
+def p2(n: int, d: int, k: int = 4, mem_n: int = 12000) -> dict:
+    import faiss
+
+    faiss.omp_set_num_threads(torch.get_num_threads())
+    x, y = bucc_like(n, d)
+    R.mine(x[:512], y[:512], k, normalized=True)  # warm-up
+    faiss_mine(x[:512], y[:512], k)
+    t_a, (tgt_a, score_a, bwd_a) = timed(lambda: faiss_mine(x, y, k))
+    t_o, found = timed(lambda: R.mine(x, y, k, normalized=True))
+    same = bool(np.array_equal(found.tgt, tgt_a) and np.array_equal(found.bwd_src, bwd_a))
+    close = bool(np.allclose(found.score, score_a, rtol=1e-5))
+    mem = measure_mining_memory(mem_n, d)
+    return entry(t_a, t_o, "s", {"identical_candidates": same, "scores_close": close}, higher_is_better=False,
+                 size=f"{n} x {n}, d = {d}, k = {k}", faiss=faiss.__version__, peak_memory=mem,
+                 goal={"ratio": 1.6, "identical_candidates": True})
+
+
+MEM_SCRIPT = """
+import sys, numpy as np, torch
+from repro import retrieval as R
+torch.set_num_threads({threads})
+def hwm():
+    return int([l for l in open('/proc/self/status') if l.startswith('{key}')][0].split()[1]) * 1024
+rng = np.random.default_rng(0)
+x = R.normalize(rng.standard_normal(({n}, {d}), dtype=np.float32))
+y = R.normalize(rng.standard_normal(({n}, {d}), dtype=np.float32))
+R.mine(x[:64], y[:64], 4, normalized=True)
+base = hwm()
+R.mine(x, y, 4, normalized=True)
+print(base, hwm())
+"""
+
+
+def measure_mining_memory(n: int, d: int) -> dict:
+    """Peak RSS above the moment the embeddings are in memory, in a fresh process (VmHWM is monotonic: the
+    baseline is the high-water mark after loading, so the difference is what mining adds)."""
+    code = MEM_SCRIPT.format(n=n, d=d, key="VmHWM", threads=torch.get_num_threads())
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    base, peak = map(int, out)
+    extra = (peak - base) / 2**20
+    tile, k, big = 4096, 4, 200_000
+    arithmetic = {"tile_fp32_MB": tile * tile * 4 / 2**20, "two_block_copies_MB": 2 * tile * d * 4 / 2**20,
+                  "topk_tables_200k_MB": 2 * big * k * (4 + 8) / 2**20,
+                  "margin_arrays_200k_MB": 4 * big * k * 8 / 2**20}
+    arithmetic["total_200k_MB"] = round(sum(arithmetic.values()), 1)
+    return {"measured_at": f"{n} x {n}, d = {d}", "embeddings_MB": round(2 * n * d * 4 / 2**20, 1),
+            "peak_above_embeddings_MB": round(extra, 1), "bound_MB": 512, "arithmetic_200k_x_200k_d1024": arithmetic}
+
+
+# ------------------------------------------------------------------------------------------------ P3
+
+def xnli_like(n: int, tokenizer, seed: int = 3) -> list[dict]:
+    """Premise/hypothesis pairs with XNLI-like lengths (premise median ~20 words, hypothesis ~10), tokenised
+    as the classification head does, capped at 128 tokens."""
+    rng = np.random.default_rng(seed)
+    words = np.array(ENGLISH)
+    feats = []
+    for i in range(n):
+        a = " ".join(rng.choice(words, size=int(np.clip(rng.lognormal(np.log(20), 0.5), 3, 90))))
+        b = " ".join(rng.choice(words, size=int(np.clip(rng.lognormal(np.log(10), 0.4), 2, 40))))
+        ids = tokenizer(a, b, truncation=True, max_length=128)["input_ids"]
+        feats.append({"input_ids": ids, "labels": i % 3, "example": i})
+    return feats
+
+
+def p3(n: int, batch: int = 32, device="cpu", hidden: int = 256, layers: int = 4, precision: str = "fp32") -> dict:
+    """Anchor: fp32, random order. Ours: length-grouped batches in `precision` (fp32 on CPU, bf16 on GPU)."""
+    from types import SimpleNamespace
+
+    from transformers import AutoTokenizer, XLMRobertaConfig, XLMRobertaModel
+
+    from repro.heads import get_head
+    from repro.modeling import MultiHeadModel
+    from repro.training import TaskData, train
+
+    tok = AutoTokenizer.from_pretrained(str(TINY))
+    feats = xnli_like(n, tok)
+    with tempfile.TemporaryDirectory() as tmp:
+        torch.manual_seed(0)
+        cfg = XLMRobertaConfig(vocab_size=len(tok), hidden_size=hidden, num_hidden_layers=layers,
+                               num_attention_heads=hidden // 64, intermediate_size=4 * hidden, max_position_embeddings=130, pad_token_id=tok.pad_token_id)
+        XLMRobertaModel(cfg).save_pretrained(Path(tmp) / "enc")
+        task = SimpleNamespace(name="xnli", head="classification", labels=["a", "b", "c"])
+        steps = n // batch  # one epoch: both sides see exactly the same real tokens
+        s = {"lr": 1e-5, "batch_size": batch, "grad_accum": 1, "epochs": 1.0, "max_steps": steps,
+             "warmup_proportion": 0.1, "weight_decay": 0.01, "max_grad_norm": 1.0}
+        real = sum(len(f["input_ids"]) for f in feats[:steps * batch])
+
+        def run(group, work, prec="fp32"):
+            torch.manual_seed(0)
+            model = MultiHeadModel.build(Path(tmp) / "enc", [task], 1)
+            data = [TaskData("xnli", get_head("classification"), feats)]
+            return timed(lambda: train(model, data, s, Path(tmp) / work, seed=1, pad_id=tok.pad_token_id,
+                                       device=device, checkpoint_every=10**9, log=lambda *a: None,
+                                       group_by_length=group, precision=prec))[0]
+        run(False, "warm")
+        t_a, t_o = run(False, "anchor"), run(True, "ours", precision)
+    return entry(real / t_a, real / t_o, "tokens/s (real tokens)", {"same_examples_per_epoch": True},
+                 model=f"{layers}x{hidden} random encoder", ours_precision=precision, examples=steps * batch, batch=batch, goal={"ratio": 1.5})
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", default=str(ROOT / "bench.json"))
+    p.add_argument("--only", default="P1,P2,P3")
+    p.add_argument("--quick", action="store_true", help="small sizes (a check that it runs, not a measurement)")
+    a = p.parse_args(argv)
+    q = a.quick
+    results = {"machine": machine()}
+    for name in a.only.split(","):
+        t0 = time.perf_counter()
+        if name == "P1":
+            results["P1"] = p1(60 if q else 150, 200 if q else 1000)
+        elif name == "P2":
+            results["P2"] = p2(1500 if q else 8000, 1024, mem_n=2000 if q else 12000)
+        elif name == "P3":
+            results["P3"] = p3(128 if q else 512)
+        r = results[name]
+        print(f"{name}: anchor {r['anchor']} {r['unit']}, ours {r['ours']}, ratio {r['ratio']}x, "
+              f"agreement {r['agreement']} ({time.perf_counter() - t0:.0f} s)", flush=True)
+        if name == "P1":
+            t = r["tiny"]
+            print(f"P1 tiny: anchor {t['anchor']}, ours {t['ours']}, ratio {t['ratio']}x, agreement {t['agreement']}")
+    results["machine"]["load_average_at_end"] = os.getloadavg()[0]
+    Path(a.out).write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {a.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
