@@ -1,22 +1,36 @@
 import os
-import subprocess
-import sys
-from pathlib import Path
 
-import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-MINI = str(ROOT / "tests" / "profiles" / "mini.toml")
-
+# Offline before transformers/huggingface_hub are imported: they read these at import time.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+from transformers import AutoModel, AutoTokenizer  # noqa: E402
+
+from repro.modeling import TINY_MODEL  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+MINI = str(ROOT / "tests" / "profiles" / "mini.toml")
 
 
 @pytest.fixture(autouse=True)
 def _hf_home(tmp_path_factory, monkeypatch):
     # datasets writes caches under HF_HOME; keep them out of the user's home.
     monkeypatch.setenv("HF_HOME", str(tmp_path_factory.getbasetemp() / "hf"))
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """The committed tiny XLM-R encoder and its tokenizer, in eval mode."""
+    tok = AutoTokenizer.from_pretrained(str(TINY_MODEL))
+    model = AutoModel.from_pretrained(str(TINY_MODEL))
+    model.eval()
+    return model, tok
 
 
 def write_file(root: Path, rel: str, text: str | bytes) -> Path:

@@ -5,7 +5,6 @@ Expected values of the hand-made cases are derived in the comments (exact fracti
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,7 +14,6 @@ from repro import retrieval as R
 from repro.synthetic.lexicon import translate
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-TINY = Path(__file__).resolve().parents[1] / "repro" / "resources" / "tiny-xlmr"
 
 ENGLISH = [
     "anna sees the big cat in paris .",
@@ -28,14 +26,6 @@ ENGLISH = [
 ]
 
 
-@pytest.fixture(scope="module")
-def tiny():
-    from transformers import AutoModel, AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(str(TINY))
-    model = AutoModel.from_pretrained(str(TINY))
-    model.eval()
-    return model, tok
 
 
 # ------------------------------------------------------------------------------------------------ layer choice

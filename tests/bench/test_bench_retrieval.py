@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,7 +20,6 @@ from repro import retrieval as R
 from repro.synthetic.lexicon import ENGLISH, translate
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-TINY = Path(__file__).resolve().parents[2] / "repro" / "resources" / "tiny-xlmr"
 
 N_SENTENCES = 512
 EMBED_BATCH = 100          # XTREME's --batch_size
@@ -30,14 +28,6 @@ KNN_N, KNN_D, KNN_K = 4000, 256, 4
 
 # ------------------------------------------------------------------------------------------------ fixtures
 
-@pytest.fixture(scope="module")
-def tiny():
-    from transformers import AutoModel, AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(str(TINY))
-    model = AutoModel.from_pretrained(str(TINY))
-    model.eval()
-    return model, tok
 
 
 @pytest.fixture(scope="module")
