@@ -127,7 +127,7 @@ def test_scoring_error_raised_inside_a_stage_is_caught_by_the_cli(capsys, monkey
     def broken(*a, **k):
         raise ScoringError("2 predictions but 3 labels", "preds/xnli/test-en.tsv")
 
-    monkeypatch.setattr("repro.engine.stage_status", broken)
+    monkeypatch.setattr("repro.cli.stage_status", broken)  # the name the CLI calls
     code, err = cli(capsys, "status")
     assert_one_line(code, err, "preds/xnli/test-en.tsv: 2 predictions but 3 labels")
 
@@ -136,7 +136,7 @@ def test_an_unexpected_failure_is_one_line_and_debug_shows_the_traceback(capsys,
     def broken(*a, **k):
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr("repro.engine.stage_status", broken)
+    monkeypatch.setattr("repro.cli.stage_status", broken)  # the name the CLI calls
     code, err = cli(capsys, "status")
     assert_one_line(code, err, "unexpected ZeroDivisionError: division by zero", "--debug", codes=(1,))
     with pytest.raises(ZeroDivisionError):

@@ -17,10 +17,9 @@ TOY_MODULE = Path(__file__).parent / "fixtures" / "toy_task" / "toy_sentiment.py
 
 
 @pytest.fixture
-def toy_task(monkeypatch):
+def toy_task():
     spec = importlib.util.spec_from_file_location("toy_sentiment", TOY_MODULE)
     module = importlib.util.module_from_spec(spec)
-    monkeypatch.setattr("repro.tasks.base.REGISTRY", REGISTRY)  # the same dict: restored below
     spec.loader.exec_module(module)  # @register adds the task; nothing else is edited
     yield REGISTRY[module.NAME]
     del REGISTRY[module.NAME]
