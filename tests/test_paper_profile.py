@@ -80,7 +80,7 @@ def test_a_hub_task_that_the_hub_cannot_serve_names_the_fixing_keys(tmp_path):
 def test_data_task_keys_are_validated():
     with pytest.raises(ConfigError, match="data.task.nosuch: no such task"):
         load_config("paper", ['data.task.nosuch.source="local"'])
-    with pytest.raises(ConfigError, match="data.task.ccg.source: 'synthetic' is not one of hub, local"):
+    with pytest.raises(ConfigError, match='data.task.ccg.source = "synthetic" is not allowed: one of hub, local'):
         load_config("paper", ['data.task.ccg.source="synthetic"'])
     with pytest.raises(ConfigError, match="unknown config key 'data.task.ccg.cache'"):
         load_config("paper", ['data.task.ccg.cache="x"'])

@@ -1,5 +1,6 @@
 """End to end on the mini smoke world: every stage done, a second run skips everything, the smoke
 classification target is learnable, the tables exist, and the paper plan lists the whole grid."""
+import hashlib
 import json
 import re
 
@@ -57,8 +58,9 @@ def test_paper_dry_run_lists_the_whole_grid(tmp_path):
     counts = dict(re.findall(r"(\w+) (\d+)", out.splitlines()[-1]))
     # 9 intermediate + 9 target tasks prepared; one pretrained encoder; 9 tasks + multi-task;
     # (baseline + 10 intermediate encoders) x 9 targets trained/retrieved and evaluated; one table.
+    # analyze: lexical, embeddings, LogME for the baseline and the 9 single-task encoders, the report
     assert counts == {"prepare": "18", "pretrained": "1", "intermediate": "10", "target": "99",
-                      "evaluate": "99", "aggregate": "1"}
+                      "evaluate": "99", "aggregate": "1", "analyze": "13"}
     for name in ["anli", "ccg", "commonsenseqa", "cosmosqa", "hellaswag", "mnli", "qqp", "squad", "sst2"]:
         assert f"intermediate/{name}-s1" in out
         assert f"target/{name}__pawsx-s1" in out
@@ -83,5 +85,11 @@ def test_verify_passes_on_the_smoke_run_and_fails_on_a_doctored_table(mini_run, 
     for per_seed in cell["languages_per_seed"].values():
         per_seed["en"] = 20.0
     (d / "results.json").write_text(json.dumps(res))
+    tampered = repro("verify", "--profile", MINI, "--run-dir", doctored, check=False)
+    assert tampered.returncode == 2 and "results.json" in tampered.stderr  # an edited table is never verified
+    manifest = json.loads((d / "manifest.json").read_text())  # a run that really produced these numbers
+    manifest["outputs"]["results.json"] = hashlib.sha256((d / "results.json").read_bytes()).hexdigest()
+    manifest.get("output_stats", {}).pop("results.json", None)
+    (d / "manifest.json").write_text(json.dumps(manifest))
     bad = repro("verify", "--profile", MINI, "--run-dir", doctored, check=False)
     assert bad.returncode == 1 and "FAIL" in bad.stdout

@@ -46,7 +46,7 @@ def test_killed_at_every_phase_resumes_to_identical_results(mini_run, tmp_path):
 def test_second_run_on_same_dir_is_refused_then_waits(tmp_path):
     holder = subprocess.Popen([sys.executable, "-c", (
         "import sys, time; from repro.engine import RunLock\n"
-        f"with RunLock({str(tmp_path)!r}):\n    print('locked', flush=True); time.sleep(4)")],
+        f"with RunLock({str(tmp_path)!r}):\n    print('locked', flush=True); time.sleep(20)")],
         cwd=ROOT, stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "locked"
     proc = repro("reproduce", "--phase", "prepare", "--profile", MINI, "--run-dir", tmp_path, check=False)

@@ -26,12 +26,11 @@ from repro.config import task_settings
 from repro.engine import Stage
 from repro.heads import get_head
 from repro.modeling import load_encoder, load_tokenizer, pick_device
-from repro.phases.common import examples_path, prepared_languages, read_examples, set_seed
+from repro.phases.common import examples_path, head_settings, prepared_languages, read_examples, set_seed
 from repro.retrieval import resolve_layer
 from repro.tasks import get_task
 
 RETRIEVAL = ("bucc2018", "tatoeba")
-PARALLEL_SETS = ("pawsx", "xnli")  # dev sets that are human translations of the same English items
 
 
 def english_sample(prep, task_name: str, n: int, seed: int) -> list[dict]:
@@ -123,8 +122,8 @@ def embeddings_stage(config, pretrained: Stage, prepared: dict, tasks: list[str]
 
 def logme_stage(config, enc_name: str, encoder: Stage, prepared: dict, targets: list[str]) -> Stage:
     a = config["analysis"]
-    labelled = [t for t in targets if get_task(t).head in ("classification", "tagging", "span_qa")]
-    parallel = next((t for t in PARALLEL_SETS if t in prepared), None)
+    labelled = [t for t in targets if get_task(t).head_impl.trainable]  # retrieval targets have no labels
+    parallel = next((t for t in targets if get_task(t).parallel_dev and t in prepared), None)
 
     def run(ctx):
         model, tok, device, (last, mid) = _open_encoder(config, ctx.dep(encoder.id) / "encoder")
@@ -157,7 +156,8 @@ def logme_stage(config, enc_name: str, encoder: Stage, prepared: dict, targets: 
     key = {"targets": labelled, "parallel": parallel,
            "analysis": {k: a[k] for k in ("sample_size", "seed", "mid_layer", "reference_num_layers", "token_cap",
                                           "max_seq_length")},
-           "target_settings": {t: task_settings(config, "target", t) for t in labelled}}
+           # only what featurisation reads (a learning rate changes no feature)
+           "target_settings": {t: head_settings(task_settings(config, "target", t), get_task(t)) for t in labelled}}
     deps = [encoder, *(prepared[t] for t in labelled)]
     if parallel and parallel not in labelled:
         deps.append(prepared[parallel])

@@ -50,6 +50,7 @@ class Task:
     # "val"); gold for dev then also comes from the test-label folder when the files are stripped.
     dev_is_test = False
     required_splits: tuple[str, ...] = ()  # evaluated even when not in target.splits (BUCC: dev tunes test)
+    parallel_dev = False       # dev sets are human translations of the same English items (XNLI, PAWS-X)
     # ---- XTREME scoring (targets) ----
     group: str | None = None   # XTREME group (classification, tagging, qa, retrieval); None: outside the score
     order: int = 100           # position in XTREME's task table: the order of tables and scorer output

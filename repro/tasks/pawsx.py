@@ -18,6 +18,7 @@ class PAWSX(Task):
     name = folder = "pawsx"
     role, head, metric = "target", "classification", "accuracy"
     group, order = "classification", 2  # XTREME's task table
+    parallel_dev = True  # dev/test: human translations of the same English items
     labels = LABELS
     languages = ("de", "en", "es", "fr", "ja", "ko", "zh")
     hub_id = "google/xtreme"

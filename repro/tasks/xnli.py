@@ -14,6 +14,7 @@ class XNLI(Task):
     name = folder = "xnli"
     role, head, metric = "target", "classification", "accuracy"
     group, order = "classification", 1  # XTREME's task table
+    parallel_dev = True  # dev/test: human translations of the same English items
     labels = LABELS
     languages = ("ar", "bg", "de", "el", "en", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur", "vi", "zh")
     hub_id = "google/xtreme"
