@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import math
+import warnings
 from typing import Callable
 
 import numpy as np
@@ -157,18 +158,23 @@ def regret_at_k(gains, scores, k: int = 1) -> float:
 
 def double_centre(m) -> np.ndarray:
     """I[s,t] = M[s,t] - mean_s' M[s',t]... as B.4 step 3: minus row mean, minus column mean, plus grand
-    mean (NaN cells ignored in the means). Removes the 'generally good source' and 'easy target' effects."""
+    mean (NaN cells ignored in the means). Removes the 'generally good source' and 'easy target' effects.
+    An all-masked row or column stays NaN (numpy's empty-slice warning is expected there)."""
     m = np.asarray(m, dtype=float)
-    rows = np.nanmean(m, axis=1, keepdims=True)
-    cols = np.nanmean(m, axis=0, keepdims=True)
-    return m - rows - cols + np.nanmean(m)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        rows = np.nanmean(m, axis=1, keepdims=True)
+        cols = np.nanmean(m, axis=0, keepdims=True)
+        return m - rows - cols + np.nanmean(m)
 
 
 def zscore_columns(m) -> np.ndarray:
     """z-score each column (target) over its finite cells; a constant column becomes 0."""
     m = np.asarray(m, dtype=float)
-    mu = np.nanmean(m, axis=0, keepdims=True)
-    sd = np.nanstd(m, axis=0, ddof=1, keepdims=True)
+    with warnings.catch_warnings():  # an all-masked column: NaN, which the caller skips
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mu = np.nanmean(m, axis=0, keepdims=True)
+        sd = np.nanstd(m, axis=0, ddof=1, keepdims=True)
     sd = np.where(np.isfinite(sd) & (sd > 0), sd, np.inf)
     return (m - mu) / sd
 
