@@ -47,13 +47,15 @@ def prepare_stage(config: dict, name: str, synthetic: Stage | None) -> Stage:
                                "data": None if GENERATED.get(select_source.kind)
                                else get_task(selection_task).source_key(select_source)}
 
+    def readable(ctx, src: DataSource) -> DataSource:
+        """A generated source as the local files its generating stage wrote; others as they are."""
+        if not GENERATED.get(src.kind):
+            return src
+        return DataSource(src.kind, ctx.dep(GENERATED[src.kind]) / "data", None, src.options)
+
     def run(ctx):
-        src = source
-        labels_root = test_labels
-        if generated:
-            data = ctx.dep(generated) / "data"
-            src = DataSource(source.kind, data, None, source.options)
-            labels_root = data / "labels"
+        src = readable(ctx, source)
+        labels_root = src.root / "labels" if generated else test_labels
         counts, langs = {}, {}
         for split in task.splits:
             for lang in task.split_languages(split, languages):
@@ -63,11 +65,7 @@ def prepare_stage(config: dict, name: str, synthetic: Stage | None) -> Stage:
                 langs.setdefault(split, []).append(lang)
         if task.role == "target" and task.head_impl.trainable:  # selection data for target training
             if selection_task:
-                select_src = select_source
-                if GENERATED.get(select_src.kind):
-                    select_src = DataSource(select_src.kind, ctx.dep(GENERATED[select_src.kind]) / "data", None,
-                                            select_src.options)
-                selection = get_task(selection_task).read(select_src, "dev", task.train_language)
+                selection = get_task(selection_task).read(readable(ctx, select_source), "dev", task.train_language)
             else:
                 selection = task.read_selection(src, task.train_language)
             if selection is not None:
