@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from repro import progress
 from repro.analysis.tables import analyse_results
 from repro.atomic import write_json
 from repro.checkdata import check_data
@@ -238,6 +239,7 @@ def _quiet_libraries() -> None:
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    progress.quiet_libraries()
 
 
 def main(argv=None) -> int:

@@ -6,6 +6,7 @@ import os
 import sys
 
 from tqdm.auto import tqdm
+from transformers.utils import logging as hf_logging
 
 
 def enabled() -> bool:
@@ -17,3 +18,10 @@ def enabled() -> bool:
 def bar(total: int, desc: str, initial: int = 0, unit: str = "step", quiet: bool = False):
     return tqdm(total=total, initial=initial, desc=desc, unit=unit, disable=quiet or not enabled(),
                 dynamic_ncols=True, leave=False)
+
+
+def quiet_libraries() -> None:
+    """transformers' own bars (weights loading, shard writing) go with ours: off unless ours are on. Set
+    through the API, since the environment variables are read when transformers is first imported."""
+    if not enabled():
+        hf_logging.disable_progress_bar()

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from repro.errors import ReproError
+from repro.heads import get_head
 from repro.training import Checkpoint, MEGA_BATCH, Sampler, grouped_order, train
 from training_helpers import SETTINGS, model, state, task_data
 
@@ -107,3 +108,16 @@ def test_progress_bar_shows_steps_loss_and_tokens_per_second(tmp_path, monkeypat
     capsys.readouterr()
     _run(tmp_path, "quiet", m)
     assert capsys.readouterr().err == ""
+
+
+def test_prediction_shows_a_progress_bar_on_a_terminal_only(monkeypatch, capsys):
+    feats = task_data(n=12).features
+    m = model()
+    head = get_head("classification")
+    for setting, shown in (("1", True), ("0", False)):
+        monkeypatch.setenv("REPRO_PROGRESS", setting)
+        capsys.readouterr()
+        out = head.outputs(m.heads["toy"], feats, pad_id=1, batch_size=5, device=CPU)
+        err = capsys.readouterr().err
+        assert len(out) == 12
+        assert ("predict" in err and "/12 " in err) if shown else err == "", err

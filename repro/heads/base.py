@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import time
+
 import torch
 
+from repro import progress
 from repro.scoring.files import read_line_file
 from repro.scoring.metrics import ScoringError, accuracy
 
@@ -42,11 +45,15 @@ class Head:
         """Runs the model over features in order; returns one output (logits, on CPU) per feature."""
         results = []
         model.eval()
-        with torch.inference_mode():
+        tokens, start = 0, time.perf_counter()
+        with torch.inference_mode(), progress.bar(len(features), "predict", unit="ex") as bar:
             for i in range(0, len(features), batch_size):
                 chunk = features[i:i + batch_size]
                 batch = {k: v.to(device) for k, v in self.collate(chunk, pad_id).items() if k in self.model_inputs}
                 results.extend(self.split_outputs(model(**batch), chunk))
+                tokens += sum(len(f["input_ids"]) for f in chunk)
+                bar.update(len(chunk))
+                bar.set_postfix_str(f"{tokens / max(time.perf_counter() - start, 1e-9):.0f} tok/s", refresh=False)
         return results
 
     def split_outputs(self, out, chunk) -> list:

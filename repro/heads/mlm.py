@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoModelForMaskedLM
 
+from repro import progress
 from repro.heads.base import Head
 
 MLM_PROBABILITY = 0.15
@@ -68,7 +69,7 @@ class MLMHead(Head):
         model restores exactly."""
         out = {}
         model.eval()
-        with torch.inference_mode():
+        with torch.inference_mode(), progress.bar(len(features), "predict", unit="line") as bar:
             for i in range(0, len(features), settings["eval_batch_size"]):
                 chunk = features[i:i + settings["eval_batch_size"]]
                 batch = {k: v.to(device) for k, v in self.collate(chunk, pad_id).items()}
@@ -80,6 +81,7 @@ class MLMHead(Head):
                 for j, f in enumerate(chunk):
                     out[examples[f["example"]]["id"]] = {"nll": float(nll[j][chosen[j]].sum()),
                                                          "n": int(chosen[j].sum()), "correct": int(correct[j].sum())}
+                bar.update(len(chunk))
         return out
 
     def score(self, task, examples, predictions):
