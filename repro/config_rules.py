@@ -262,6 +262,7 @@ def _build() -> dict[str, Rule]:
         "retrieval.sort_by_length": FLAG,
         "retrieval.bucc_k": count(1),
         "retrieval.bucc_layer": count(0),
+        "retrieval.text_prefix": text(nonempty=False),
         "aggregate.split": choice("dev", "test"),
         "analysis.enabled": FLAG,
         "analysis.sample_size": count(1),

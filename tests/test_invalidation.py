@@ -40,6 +40,9 @@ CASES = {
     # LogME features of XQuAD are cut into windows by doc_stride: the analysis re-reads them too
     "target.task.xquad.doc_stride=20": {s.id for s in PLAN.stages if s.phase == "target" and s.name.endswith("__xquad-s1")
                                         or s.name.startswith("logme-")},
+    # a text prefix (e5's "query: ") changes what the retrieval cells embed, and nothing trained
+    'retrieval.text_prefix="query: "': {s.id for s in PLAN.stages if s.phase == "target"
+                                        and s.name.split("__")[1].split("-s")[0] in ("bucc2018", "tatoeba")},
 }
 
 

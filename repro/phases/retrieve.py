@@ -39,6 +39,9 @@ def retrieval_stage(config, encoder_name, encoder: Stage, task, seed, prepared: 
     precision = config["run"]["precision"]
     if precision != "fp32":  # bf16/fp16 autocast for the encoder pass; default stages keep their keys
         inputs["precision"] = precision
+    prefix = config["retrieval"]["text_prefix"]
+    if prefix:  # keyed only when set, like the precision: stages without one keep their keys
+        inputs["text_prefix"] = prefix
 
     def run(ctx):
 
@@ -58,7 +61,7 @@ def retrieval_stage(config, encoder_name, encoder: Stage, task, seed, prepared: 
         def embed(sentences):  # Tatoeba's dev and test are the same sentences: embed them once
             digest = sha256_text("\n".join(sentences))
             if digest not in cache:
-                cache[digest] = check_finite(embed_uncached(sentences), encoder_dir)
+                cache[digest] = check_finite(embed_uncached([prefix + t for t in sentences]), encoder_dir)
                 # Kept as float16 (half the bytes) for reuse and analysis; retrieval uses the float32 rows.
                 save_embeddings(ctx.out / "embeddings" / f"{digest[:16]}.npy", cache[digest])
             return cache[digest]
@@ -75,7 +78,7 @@ def retrieval_stage(config, encoder_name, encoder: Stage, task, seed, prepared: 
                 write_text(path, "".join(line + "\n" for line in out))
         return {"seed": seed, "retrieval": {"layer_index": layer, "layer_setting": s["layer"],
                                             "reference_num_layers": s["reference_num_layers"],
-                                            "pooling": s["pooling"], **extra}}
+                                            "pooling": s["pooling"], "text_prefix": prefix, **extra}}
 
     return Stage("target", f"{encoder_name}__{task.name}-s{seed}", inputs, run, [encoder, prepared],
                  describe=f"{task.name} from {encoder.id}: embed (layer {s['layer']}/{s['reference_num_layers']}, "
