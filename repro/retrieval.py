@@ -98,6 +98,27 @@ def _batches(order: np.ndarray, batch_size: int) -> Iterable[np.ndarray]:
         yield order[start:start + batch_size]
 
 
+def _token_budget_batches(order: np.ndarray, lengths: np.ndarray, batch_size: int) -> Iterable[np.ndarray]:
+    """Longest first, each batch holding at most ``batch_size`` x (the longest sentence) padded tokens: no
+    batch needs more memory than the first, and short sentences come in fewer, larger batches (per-batch
+    overhead dominates small models and leaves GPUs idle)."""
+    budget = batch_size * int(lengths[order[0]])
+    start = 0
+    while start < len(order):
+        rows = max(1, budget // int(lengths[order[start]]))
+        yield order[start:start + rows]
+        start += rows
+
+
+def _padded(encoded: list[list[int]], idx: np.ndarray, lengths: np.ndarray, pad_id: int):
+    """input_ids and attention mask of one batch, right-padded to its longest row (no per-row tensors)."""
+    lens = lengths[idx]
+    mask = np.arange(int(lens.max()))[None, :] < lens[:, None]
+    ids = np.full(mask.shape, pad_id, dtype=np.int64)
+    ids[mask] = np.fromiter((t for i in idx for t in encoded[i]), dtype=np.int64, count=int(lens.sum()))
+    return torch.from_numpy(ids), torch.from_numpy(mask.astype(np.int64))
+
+
 def embed_sentences(
     model,
     tokenizer,
@@ -116,9 +137,10 @@ def embed_sentences(
     * ``layer``: index into ``hidden_states`` (use :func:`resolve_layer`); 0 = embedding output.
     * ``pooling``: ``"mean"`` = average over attention-mask positions including ``<s>``/``</s>``, excluding
       padding; ``"cls"`` = position 0.
-    * ``sort_by_length=True`` forms batches from length-sorted sentences (fewer padded tokens) and un-permutes
-      the rows afterwards; ``False`` is the reference behaviour (batches in file order). Both give the same rows
-      up to float rounding.
+    * ``sort_by_length=True`` forms batches from length-sorted sentences, longest first, under a token budget of
+      ``batch_size`` x the longest sentence (fewer padded tokens, fewer batches, no batch larger in memory than
+      the first) and un-permutes the rows afterwards; ``False`` is the reference behaviour (``batch_size``
+      sentences per batch in file order). Both give the same rows up to float rounding.
     * ``max_length`` is also capped at the model's position capacity (no-op for XLM-R's 512).
     * ``dtype``: optional autocast dtype (e.g. ``torch.bfloat16``); ``None`` = float32 throughout.
     """
@@ -140,8 +162,9 @@ def embed_sentences(
     lengths = np.fromiter((len(ids) for ids in encoded), dtype=np.int64, count=n)
     if sort_by_length:
         order = np.argsort(-lengths, kind="stable")  # longest first: an out-of-memory batch fails at once
+        batches = _token_budget_batches(order, lengths, batch_size)
     else:
-        order = np.arange(n)
+        batches = _batches(np.arange(n), batch_size)
 
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     device = torch.device(device)
@@ -151,14 +174,8 @@ def embed_sentences(
 
     out: np.ndarray | None = None
     with torch.inference_mode(), autocast:
-        for idx in _batches(order, batch_size):
-            width = int(lengths[idx].max())
-            input_ids = torch.full((len(idx), width), pad_id, dtype=torch.long)
-            mask = torch.zeros((len(idx), width), dtype=torch.long)
-            for row, i in enumerate(idx):
-                ids = encoded[i]
-                input_ids[row, :len(ids)] = torch.tensor(ids, dtype=torch.long)
-                mask[row, :len(ids)] = 1
+        for idx in batches:
+            input_ids, mask = _padded(encoded, idx, lengths, pad_id)
             input_ids = input_ids.to(device)
             mask = mask.to(device)
             outputs = model(input_ids=input_ids, attention_mask=mask, output_hidden_states=True)
