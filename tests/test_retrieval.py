@@ -97,6 +97,19 @@ def test_sorted_equals_file_order(tiny):
     np.testing.assert_allclose(a, b, atol=1e-5, rtol=1e-5)
 
 
+def test_token_budget_batches_cover_every_row_once_and_never_exceed_the_first_batch():
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(3, 90, size=1000)
+    order = np.argsort(-lengths, kind="stable")
+    batches = list(R._token_budget_batches(order, lengths, 100))
+    assert np.array_equal(np.concatenate(batches), order)  # longest first, each row once
+    budget = 100 * lengths.max()
+    assert len(batches[0]) == 100 and all(len(b) * lengths[b].max() <= budget for b in batches)
+    assert len(batches) < 10  # short sentences come in larger batches than 100
+    single = list(R._token_budget_batches(np.array([0]), np.array([512]), 1))
+    assert [list(b) for b in single] == [[0]]
+
+
 def test_end_to_end_tatoeba_on_pseudo_language(tiny):
     model, tok = tiny
     layer = R.resolve_layer(model.config.num_hidden_layers, 14)

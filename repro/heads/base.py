@@ -51,7 +51,7 @@ class Head:
                 chunk = features[i:i + batch_size]
                 batch = {k: v.to(device) for k, v in self.collate(chunk, pad_id).items() if k in self.model_inputs}
                 results.extend(self.split_outputs(model(**batch), chunk))
-                tokens += sum(len(f["input_ids"]) for f in chunk)
+                tokens += int(batch["attention_mask"].sum())  # real tokens, whatever the head's feature layout
                 bar.update(len(chunk))
                 bar.set_postfix_str(f"{tokens / max(time.perf_counter() - start, 1e-9):.0f} tok/s", refresh=False)
         return results
