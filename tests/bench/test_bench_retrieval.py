@@ -84,7 +84,15 @@ def e5():
     return load_encoder(path).eval(), load_tokenizer(path)
 
 
-def _bench_sorted(benchmark, model, tok, sentences):
+@pytest.fixture(params=["tiny-xlmr", "e5-small"])
+def encoder(request):
+    """Each extraction benchmark on the tiny model and on the real encoder, in its own benchmark group."""
+    return request.param, request.getfixturevalue("tiny" if request.param == "tiny-xlmr" else "e5")
+
+
+def test_bench_embed_sorted(benchmark, encoder, sentences):
+    name, (model, tok) = encoder
+    benchmark.group = f"retrieval-embed-512-{name}"
     _embed(model, tok, sentences[:EMBED_BATCH], True)  # warm-up
     t_ref, ref = _once(lambda: _embed(model, tok, sentences, False))
     t_opt, opt = _once(lambda: _embed(model, tok, sentences, True))
@@ -98,29 +106,11 @@ def _bench_sorted(benchmark, model, tok, sentences):
     benchmark.pedantic(_embed, args=(model, tok, sentences, True), rounds=3, iterations=1, warmup_rounds=0)
 
 
-def _bench_reference(benchmark, model, tok, sentences):
+def test_bench_embed_file_order_reference(benchmark, encoder, sentences):
+    name, (model, tok) = encoder
+    benchmark.group = f"retrieval-embed-512-{name}"
     benchmark.extra_info["padded_tokens"] = _padded_tokens(tok, sentences, False)
     benchmark.pedantic(_embed, args=(model, tok, sentences, False), rounds=3, iterations=1, warmup_rounds=0)
-
-
-@pytest.mark.benchmark(group="retrieval-embed-512-tiny-xlmr")
-def test_bench_embed_sorted(benchmark, tiny, sentences):
-    _bench_sorted(benchmark, *tiny, sentences)
-
-
-@pytest.mark.benchmark(group="retrieval-embed-512-tiny-xlmr")
-def test_bench_embed_file_order_reference(benchmark, tiny, sentences):
-    _bench_reference(benchmark, *tiny, sentences)
-
-
-@pytest.mark.benchmark(group="retrieval-embed-512-e5-small")
-def test_bench_embed_sorted_real_encoder(benchmark, e5, sentences):
-    _bench_sorted(benchmark, *e5, sentences)
-
-
-@pytest.mark.benchmark(group="retrieval-embed-512-e5-small")
-def test_bench_embed_file_order_reference_real_encoder(benchmark, e5, sentences):
-    _bench_reference(benchmark, *e5, sentences)
 
 
 # ------------------------------------------------------------------------------------------------ (b) kNN
