@@ -240,7 +240,7 @@ class _RunningTopK:
 
     def update(self, rows: slice, sims: torch.Tensor, offset: int) -> None:
         """``sims`` [len(rows), m]: similarities of these rows to candidates ``offset … offset + m - 1``."""
-        values, index = self.values[rows], self.index[rows]  # views: updated in place
+        values = self.values[rows]
         kk = min(self.k, sims.shape[1])
         # Rows whose block maximum cannot enter their current top-k skip the top-k of this block
         # (after the first blocks, almost all): a max is a cheap scan, a top-k is not.
@@ -248,12 +248,20 @@ class _RunningTopK:
         sel = live.nonzero().squeeze(1)
         if len(sel) == 0:
             return
-        part = sims if len(sel) == sims.shape[0] else sims.index_select(0, sel)
-        v, i = torch.topk(part, kk, dim=1, largest=True, sorted=True)
-        # Candidates already held come first: on equal values topk keeps the earlier column, i.e. the
-        # lower index (blocks arrive in index order), as faiss IndexFlatIP's results do.
+        if 4 * len(sel) > sims.shape[0]:  # most rows live: selecting them would copy most of the tile
+            v, i = torch.topk(sims, kk, dim=1, largest=True, sorted=True)
+            v, i = v.index_select(0, sel), i.index_select(0, sel)
+        else:
+            v, i = torch.topk(sims.index_select(0, sel), kk, dim=1, largest=True, sorted=True)
+        self._merge(rows, sel, v, i + offset)
+
+    def _merge(self, rows: slice, sel: torch.Tensor, v: torch.Tensor, i: torch.Tensor) -> None:
+        """Merges the block's best (sorted, lower index first on ties) into rows ``sel`` of ``rows``."""
+        values, index = self.values[rows], self.index[rows]  # views: updated in place
+        # Candidates already held come first: on equal values the earlier column wins, i.e. the lower
+        # index (blocks arrive in index order), as faiss IndexFlatIP's results do.
         v = torch.cat([values.index_select(0, sel), v], dim=1)
-        i = torch.cat([index.index_select(0, sel), i + offset], dim=1)
+        i = torch.cat([index.index_select(0, sel), i], dim=1)
         best_v, pos = _stable_topk(v, self.k)
         values.index_copy_(0, sel, best_v)
         index.index_copy_(0, sel, torch.gather(i, 1, pos))
@@ -267,8 +275,8 @@ def _stable_topk(v: torch.Tensor, k: int):
 
 def _search(x, y, k: int, both: bool, block: int, device, normalized: bool):
     """Exact inner-product top-k of the rows of ``x`` among ``y`` (and, with ``both``, of ``y`` among ``x``),
-    computing each ``block × block`` similarity tile once. Memory: the inputs, one tile, two running top-k
-    tables ((N + M) · k · 12 bytes) and the upcast/normalised copies of two input blocks."""
+    computing each ``block × block`` similarity tile once. Memory: the inputs, one tile and its transpose,
+    two running top-k tables ((N + M) · k · 12 bytes) and the upcast/normalised copies of two input blocks."""
     xt, yt = _as_tensor(x), _as_tensor(y)
     n, m = xt.shape[0], yt.shape[0]
     device = torch.device(device)
@@ -277,17 +285,22 @@ def _search(x, y, k: int, both: bool, block: int, device, normalized: bool):
     if n == 0 or m == 0 or k <= 0:
         return fwd, bwd
     prep = (lambda b: b.to(device).float()) if normalized else (lambda b: _unit(b.to(device)))
-    tile = torch.empty((min(block, n), min(block, m)), device=device)
+    # Row reductions of a transposed view are strided and several times slower than a copy into a buffer
+    # kept for the whole search (one more tile in memory besides the similarity tile itself).
+    tile_t = torch.empty((min(block, m), min(block, n)), device=device) if both else None
     with torch.inference_mode():
         for i0 in range(0, n, block):
             xb = prep(xt[i0:i0 + block])
             for j0 in range(0, m, block):
                 yb = prep(yt[j0:j0 + block])
-                s = tile[:xb.shape[0], :yb.shape[0]]
-                torch.mm(xb, yb.t(), out=s)
+                # F.linear rather than mm: on CPU it takes oneDNN's GEMM, 1.6x MKL's on the AMD machine
+                # the benchmark ran on (tests/bench/perf.py P2); the same GEMM on CUDA.
+                s = torch.nn.functional.linear(xb, yb)
                 fwd.update(slice(i0, i0 + xb.shape[0]), s, j0)
                 if bwd is not None:
-                    bwd.update(slice(j0, j0 + yb.shape[0]), s.t(), i0)
+                    s_t = tile_t[:yb.shape[0], :xb.shape[0]]
+                    s_t.copy_(s.t())
+                    bwd.update(slice(j0, j0 + yb.shape[0]), s_t, i0)
     return fwd, bwd
 
 
