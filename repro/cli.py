@@ -18,6 +18,7 @@ from repro.estimate import estimate, print_estimate
 from repro.executors import EXECUTORS
 from repro.executors.local import run_local
 from repro.executors.slurm import recorded_jobs, run_slurm, slurm_states
+from repro.phases.analyze import publish
 from repro.plan import build_plan
 from repro.scoring.metrics import ScoringError
 from repro.scoring.xtreme import score_folders, summary_lines
@@ -65,7 +66,8 @@ def cmd_reproduce(args) -> int:
         d = stage_dir(run_dir, plan.aggregate)
         print(f"result tables: {d / 'results.md'} and {d / 'results.json'}")
         if plan.analysis is not None and is_done(run_dir, plan.analysis):
-            print(f"research-question report: {stage_dir(run_dir, plan.analysis) / 'report.md'}")
+            print(f"research-question report: {publish(run_dir, plan.analysis)} "
+                  f"(with analysis.json and the plots; cached in {stage_dir(run_dir, plan.analysis)})")
         if args.all and not args.no_verify:
             return verify_run(run_dir, plan, config, None)
     return 0

@@ -6,6 +6,8 @@ from scipy import stats as sps
 
 from conftest import ROOT, repro
 from repro.analysis import ladder
+from repro.engine import Stage, stage_dir
+from repro.phases.analyze import publish
 
 TYPED = ROOT / "tests" / "fixtures" / "analysis" / "typed_results.json"
 
@@ -77,3 +79,26 @@ def test_the_mini_run_includes_the_analysis(mini_run):
     assert a["measures"]["M4"]["mnli"]["tatoeba"] is not None   # ΔA for retrieval
     assert any("cannot resolve" in v for v in a["verdicts"])    # one source: honestly unresolvable
     assert {p.name for p in reports[0].parent.glob("*.png")} == {"gain_heatmap.png", "similarity_vs_gain.png", "forest.png"}
+    # published where the issue says, a copy of the cached stage's outputs; the CLI names it
+    published = run_dir / "analysis"
+    assert f"research-question report: {published / 'report.md'}" in proc.stdout
+    for name in ("report.md", "analysis.json", "gain_heatmap.png", "similarity_vs_gain.png", "forest.png"):
+        assert (published / name).read_bytes() == (reports[0].parent / name).read_bytes(), name
+
+
+def test_publish_replaces_the_whole_set_and_leaves_no_temporaries(tmp_path):
+    stage = Stage("analyze", "report", {"k": 1}, lambda ctx: None, versions=())
+    src = stage_dir(tmp_path, stage)
+    src.mkdir(parents=True)
+    (src / "report.md").write_text("new")
+    (src / "manifest.json").write_text("{}")
+    old = tmp_path / "analysis"
+    old.mkdir()
+    (old / "report.md").write_text("old")
+    (old / "stale.png").write_text("from an earlier analysis")
+    (tmp_path / ".analysis.tmp").mkdir()  # left by a killed publish
+    assert publish(tmp_path, stage) == old / "report.md"
+    assert {p.name for p in old.iterdir()} == {"report.md", "published_from.json"}
+    assert (old / "report.md").read_text() == "new"
+    assert json.loads((old / "published_from.json").read_text())["key"] == stage.key
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["analysis", "analyze"]

@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
+from pathlib import Path
 
 import numpy as np
 
 from repro.analysis import core, ladder, measures as ms, report
 from repro.analysis.tables import gains_of
-from repro.atomic import sha256_text, write_json
+from repro.atomic import fsync_dir, sha256_text, write_json
 from repro.config import task_settings
-from repro.engine import Stage
+from repro.engine import MANIFEST, Stage, stage_dir
 from repro.heads import get_head
 from repro.modeling import load_encoder, load_tokenizer, pick_device
 from repro.phases.common import examples_path, head_settings, prepared_languages, read_examples, set_seed
@@ -31,6 +33,29 @@ from repro.retrieval import resolve_layer
 from repro.tasks import get_task
 
 RETRIEVAL = ("bucc2018", "tatoeba")
+PUBLISHED = "analysis"  # <run-dir>/analysis/: where users (and issue 11) look for the report
+
+
+def publish(run_dir: Path, report: Stage) -> Path:
+    """Copies the done report stage's outputs to <run-dir>/analysis/ and returns its report.md. The
+    stage directory stays the cached truth; the copy is rebuilt whole beside it and renamed into place,
+    so a reader sees the old set or the new one, never a mix (at worst, for an instant, no directory)."""
+    run_dir, src = Path(run_dir), stage_dir(run_dir, report)
+    final, tmp, old = run_dir / PUBLISHED, run_dir / f".{PUBLISHED}.tmp", run_dir / f".{PUBLISHED}.old"
+    for leftover in (tmp, old):  # of a publish that was killed half-way
+        shutil.rmtree(leftover, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for f in sorted(src.iterdir()):
+        if f.is_file() and f.name != MANIFEST:
+            shutil.copy2(f, tmp / f.name)
+    write_json(tmp / "published_from.json", {"stage": report.id, "key": report.key,
+                                             "dir": str(src.relative_to(run_dir))})
+    if final.exists():
+        final.rename(old)
+    tmp.rename(final)
+    fsync_dir(run_dir)
+    shutil.rmtree(old, ignore_errors=True)
+    return final / "report.md"
 
 
 def english_sample(prep, task_name: str, n: int, seed: int) -> list[dict]:
