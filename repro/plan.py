@@ -82,7 +82,7 @@ def build_plan(config: dict, need_data: bool = True) -> Plan:
         first = config["run"]["seeds"][0]
         encoders = {"baseline": pretrained} if tgt["baseline"] else {}
         encoders.update({e: intermediates[(e, first)] for e in wanted})
-        analysis_stages = analyze_stages(config, agg, pretrained, prepared, encoders)
+        analysis_stages = analyze_stages(config, agg, pretrained, prepared, encoders, evaluations)
         stages += analysis_stages
         analysis = analysis_stages[-1]
     return Plan(stages, agg, analysis)

@@ -79,6 +79,11 @@ def test_the_mini_run_includes_the_analysis(mini_run):
     assert a["measures"]["M4"]["mnli"]["tatoeba"] is not None   # ΔA for retrieval
     assert any("cannot resolve" in v for v in a["verdicts"])    # one source: honestly unresolvable
     assert {p.name for p in reports[0].parent.glob("*.png")} == {"gain_heatmap.png", "similarity_vs_gain.png", "forest.png"}
+    # the gains' CIs: paired bootstrap over evaluation examples where the metric decomposes per example
+    assert a["gain_ci"]["mnli"]["xquad"] is None and a["gain_ci"]["mnli"]["tatoeba"] is None
+    lo, hi = a["gain_ci"]["mnli"]["panx"]
+    assert lo <= a["gain"]["mnli"]["panx"] <= hi and a["gain_ci"]["mnli"]["xnli"] is not None
+    assert "paired bootstrap over evaluation examples" in (reports[0].parent / "report.md").read_text()
     # published where the issue says, a copy of the cached stage's outputs; the CLI names it
     published = run_dir / "analysis"
     assert f"research-question report: {published / 'report.md'}" in proc.stdout

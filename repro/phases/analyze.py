@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from repro.analysis import core, ladder, measures as ms, report
+from repro.analysis import core, examples, ladder, measures as ms, report
 from repro.analysis.tables import gains_of
 from repro.atomic import fsync_dir, sha256_text, write_json
 from repro.config import task_settings
@@ -195,8 +195,32 @@ def _cell(table: dict, s: str, t: str):
     return None if v is None or (isinstance(v, float) and not math.isfinite(v)) else v
 
 
-def report_stage(config, aggregate: Stage, lexical: Stage, embeddings: Stage, logme: dict[str, Stage]) -> Stage:
+def _gain_cis(ctx, cells: dict, split: str, sources, targets, b: int, seed: int) -> dict:
+    """{source: {target: [lo, hi] | None}}: paired bootstrap over the evaluation examples within language
+    (repro.analysis.examples) from the kept predictions and gold; None where the metric does not
+    decompose per example or a cell is missing."""
+    out = {}
+    for s in sources:
+        out[s] = {}
+        for t in targets:
+            task = get_task(t)
+            seeds = sorted(k[2] for k in cells if k[:2] == (s, t) and (("baseline", t, k[2]) in cells))
+            if not examples.supported(task) or not seeds:
+                out[s][t] = None
+                continue
+            pred = lambda enc, sd: ctx.dep(cells[(enc, t, sd)].deps[0].id) / "predictions" / split / t
+            labels = ctx.dep(cells[("baseline", t, seeds[0])].id) / "labels" / split / t
+            pairs = [(pred(s, sd), pred("baseline", sd)) for sd in seeds]
+            out[s][t] = examples.gain_ci(task, pairs, labels, b, seed) if labels.is_dir() else None
+    return out
+
+
+def report_stage(config, aggregate: Stage, lexical: Stage, embeddings: Stage, logme: dict[str, Stage],
+                 cells: dict | None = None) -> Stage:
+    """cells: {(encoder, target, seed): evaluate stage} whose predictions (its target stage) and gold
+    give the gains' per-example CIs."""
     a = config["analysis"]
+    cells = cells or {}
 
     def run(ctx):
         results = json.loads((ctx.dep(aggregate.id) / "results.json").read_text())
@@ -236,9 +260,10 @@ def report_stage(config, aggregate: Stage, lexical: Stage, embeddings: Stage, lo
         if results["data_source"] == "synthetic":
             notes.insert(0, "Synthetic smoke world and tiny model: these numbers test the machinery; they say "
                             "nothing about X-STILTs.")
+        cis = _gain_cis(ctx, cells, split, sources, targets, a["bootstrap"], a["seed"])
         result = core.analyse(gain, measures, sources, targets, split, permutations=a["permutations"],
                               bootstrap=a["bootstrap"], seed=a["seed"], seeds=len(results["seeds"]),
-                              reliability=rel, notes=notes)
+                              reliability=rel, notes=notes, gain_ci=cis)
         result["variants"] = {"M1_weighted": {s: {t: _cell(lex["M1_weighted"], s, t) for t in targets} for s in sources},
                               "M2_mid": {s: {t: _cell(emb["M2_mid"], s, t) for t in targets} for s in sources},
                               "M4_mid": m4_mid, "C2": c2}
@@ -247,14 +272,22 @@ def report_stage(config, aggregate: Stage, lexical: Stage, embeddings: Stage, lo
 
     key = {k: a[k] for k in ("permutations", "bootstrap", "seed")}
     key["split"] = config["aggregate"]["split"]
-    return Stage("analyze", "report", key, run, [aggregate, lexical, embeddings, *logme.values()],
+    used = [ev for (enc, t, _), ev in cells.items()
+            if (enc == "baseline" or enc in ladder_sources(cells)) and examples.supported(get_task(t))]
+    deps = [aggregate, lexical, embeddings, *logme.values(), *used, *(ev.deps[0] for ev in used)]
+    return Stage("analyze", "report", key, run, list({d.id: d for d in deps}.values()),
                  versions=("numpy", "scipy", "matplotlib"),
                  describe="similarity vs gain: report.md, analysis.json, plots")
 
 
+def ladder_sources(cells: dict) -> set[str]:
+    return {enc for enc, _, _ in cells if enc != "baseline" and ladder.train_size(enc)}
+
+
 def analyze_stages(config: dict, aggregate: Stage, pretrained: Stage, prepared: dict,
-                   encoders: dict[str, Stage]) -> list[Stage]:
-    """encoders: {'baseline': pretrained stage, <intermediate task>: its stage (first seed)}."""
+                   encoders: dict[str, Stage], evaluations: dict | None = None) -> list[Stage]:
+    """encoders: {'baseline': pretrained stage, <intermediate task>: its stage (first seed)};
+    evaluations: {(encoder, target, seed): evaluate stage} (for the gains' per-example CIs)."""
     targets = list(config["target"]["tasks"])
     sources = [e for e in encoders if e != "baseline" and ladder.train_size(e)]
     tasks = list(dict.fromkeys(sources + targets))
@@ -262,4 +295,4 @@ def analyze_stages(config: dict, aggregate: Stage, pretrained: Stage, prepared: 
     emb = embeddings_stage(config, pretrained, prepared, tasks)
     lm = {name: logme_stage(config, name, st, prepared, targets) for name, st in encoders.items()
           if name == "baseline" or name in sources}
-    return [lex, emb, *lm.values(), report_stage(config, aggregate, lex, emb, lm)]
+    return [lex, emb, *lm.values(), report_stage(config, aggregate, lex, emb, lm, evaluations)]
