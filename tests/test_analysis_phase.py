@@ -107,3 +107,21 @@ def test_publish_replaces_the_whole_set_and_leaves_no_temporaries(tmp_path):
     assert (old / "report.md").read_text() == "new"
     assert json.loads((old / "published_from.json").read_text())["key"] == stage.key
     assert sorted(p.name for p in tmp_path.iterdir()) == ["analysis", "analyze"]
+
+
+def test_analyze_results_with_a_profile_reads_the_data(tmp_path):
+    """`--profile P`: M1, M2, M3 (b) and C2 from the tasks' data as P reads them (the tiny model, synthetic world)."""
+    proc = repro("analyze", "--results", TYPED, "--out", tmp_path / "o", "--profile", "smoke", "--run-dir",
+                 tmp_path / "run", "--set", "analysis.sample_size=32", "--set", "analysis.fisher_head_steps=10",
+                 "--permutations", "100", "--bootstrap", "20")
+    assert "report.md" in proc.stdout
+    a = json.loads((tmp_path / "o" / "analysis.json").read_text())
+    assert {"M1", "M2", "M3", "D0", "B1", "B2"} <= set(a["measures_available"])
+    assert 0 < a["measures"]["M1"]["qqp"]["pawsx"] <= 1 and a["measures"]["M2"]["ccg"]["udpos"] is not None
+    assert a["measures"]["M3"]["mnli"]["xnli"] is not None and a["measures"]["M3"]["ccg"]["xnli"] is None
+    assert "pawsx" in a["variants"]["C2"] and any("profile `smoke`" in n for n in a["notes"])
+    # without a profile the report says what was skipped and why
+    repro("analyze", "--results", TYPED, "--out", tmp_path / "bare", "--permutations", "100", "--bootstrap", "20")
+    bare = json.loads((tmp_path / "bare" / "analysis.json").read_text())
+    assert bare["measures_available"] == ["D0", "B1", "B2"]
+    assert any("M1, M2, M3 and C2 skipped" in n for n in bare["notes"])
