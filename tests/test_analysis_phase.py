@@ -1,6 +1,7 @@
 """The D0 ladder file, `analyze --results` on a hand-typed table, and bad input."""
 import json
 
+import numpy as np
 import pytest
 from scipy import stats as sps
 
@@ -84,6 +85,12 @@ def test_the_mini_run_includes_the_analysis(mini_run):
     lo, hi = a["gain_ci"]["mnli"]["panx"]
     assert lo <= a["gain"]["mnli"]["panx"] <= hi and a["gain_ci"]["mnli"]["xnli"] is not None
     assert "paired bootstrap over evaluation examples" in (reports[0].parent / "report.md").read_text()
+    # M5: the baseline target cells kept their probe features (float16) before their models went
+    kept = sorted(run_dir.glob("target/baseline__panx-s*/cka_features.npy"))
+    assert len(kept) == 1 and np.load(kept[0]).dtype == np.float16 and np.load(kept[0]).shape[0] <= 48
+    assert not list(run_dir.glob("target/mnli__panx-s*/cka_features.npy"))
+    assert -1 <= a["measures"]["M5"]["mnli"]["panx"] <= 1 and a["measures"]["M5"]["mnli"]["tatoeba"] is None
+    assert "M5" in a["measures_available"]
     # published where the issue says, a copy of the cached stage's outputs; the CLI names it
     published = run_dir / "analysis"
     assert f"research-question report: {published / 'report.md'}" in proc.stdout
