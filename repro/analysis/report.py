@@ -50,7 +50,8 @@ def markdown(a: dict, smoke_note: str = "") -> str:
     missing = [m for m in MEASURE_IDS if m not in a["measures_available"]]
     if missing:
         out += ["", f"Not computed here: {', '.join(missing)} (see notes)."]
-    out += ["", "CIs resample the sources (percentile bootstrap); with nine sources they are coarse, so the "
+    out += ["", "The effect sizes' CIs (first table) resample the sources (percentile bootstrap); with nine sources "
+            "they are coarse, so the "
             "jackknife range of ρ per target is given below too.", "", "## Verdicts", ""]
     out += [f"- {v}" for v in a["verdicts"]]
     out += ["", "## Per target (Spearman ρ, exact p, BH q, Kendall τ_b, NDCG@3, Regret@1 in points, n)", ""]
