@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from repro import progress
-from repro.analysis.tables import analyse_results
+from repro.analysis.tables import analyse_results, gains_of
 from repro.atomic import write_json
 from repro.checkdata import check_data
 from repro.config import load_config
@@ -19,10 +19,11 @@ from repro.estimate import estimate, print_estimate
 from repro.executors import EXECUTORS
 from repro.executors.local import run_local
 from repro.executors.slurm import recorded_jobs, run_slurm, slurm_states
-from repro.plan import build_plan
+from repro.phases.analyze import publish
+from repro.plan import build_plan, data_measures_plan
 from repro.scoring.metrics import ScoringError
 from repro.scoring.xtreme import score_folders, summary_lines
-from repro.tasks import tasks_with_role
+from repro.tasks import REGISTRY, tasks_with_role
 from repro.verify import load_results, verify_run
 
 DEFAULT_RUN_DIR = "runs/{profile}"
@@ -66,7 +67,8 @@ def cmd_reproduce(args) -> int:
         d = stage_dir(run_dir, plan.aggregate)
         print(f"result tables: {d / 'results.md'} and {d / 'results.json'}")
         if plan.analysis is not None and is_done(run_dir, plan.analysis):
-            print(f"research-question report: {stage_dir(run_dir, plan.analysis) / 'report.md'}")
+            print(f"research-question report: {publish(run_dir, plan.analysis)} "
+                  f"(with analysis.json and the plots; cached in {stage_dir(run_dir, plan.analysis)})")
         if args.all and not args.no_verify:
             return verify_run(run_dir, plan, config, None)
     return 0
@@ -177,11 +179,25 @@ def cmd_analyze(args) -> int:
         if not args.out:
             raise ReproError("analyze --results FILE needs --out DIR")
         results = load_results(Path(args.results))  # a VerifyInputError is a ReproError: one line, exit 2
-        path = analyse_results(results, Path(args.out), args.split, permutations=args.permutations,
-                               bootstrap=args.bootstrap)
+        split, _, sources, targets, _ = gains_of(results, args.split)
+        data = None
+        if args.profile:  # read the tasks' data as that profile does: M1, M2, M3 (b), C2 become available
+            config = load_config(args.profile, args.overrides)
+            unknown = [t for t in sources + targets if t not in REGISTRY]
+            if unknown:
+                raise ReproError(f"{args.results}: task {unknown[0]!r} is not registered, so its data cannot be read")
+            stages, lex, emb = data_measures_plan(config, list(dict.fromkeys(sources + targets)))
+            run_dir = Path(args.run_dir or DEFAULT_RUN_DIR.format(profile=config["profile"]))
+            with RunLock(run_dir, wait=args.wait):
+                run_local(run_dir, stages)
+            data = {name: json.loads((stage_dir(run_dir, st) / f"{name}.json").read_text())
+                    for name, st in (("lexical", lex), ("embeddings", emb))}
+        path = analyse_results(results, Path(args.out), split, permutations=args.permutations,
+                               bootstrap=args.bootstrap, data=data, profile=args.profile)
         print(f"research-question report: {path}")
         return 0
     args.all, args.phase, args.dry_run, args.no_verify = False, "analyze", False, True
+    args.profile = args.profile or "smoke"
     return cmd_reproduce(args)
 
 
@@ -227,7 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default=None, help="with --results: the split to analyse (default: the table's headline split)")
     p.add_argument("--permutations", type=int, default=10_000, help="with --results: interaction-test permutations")
     p.add_argument("--bootstrap", type=int, default=2000, help="with --results: source-bootstrap resamples")
-    p.set_defaults(func=cmd_analyze)
+    # With --results, a profile is optional: given, the tasks' data are read as it reads them (M1, M2, M3, C2).
+    p.set_defaults(func=cmd_analyze, profile=None)
     p = sub.add_parser("score", help="score an XTREME prediction folder like the official evaluate.py")
     _score_arguments(p)
     p.set_defaults(func=cmd_score)

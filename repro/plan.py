@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from repro.engine import Stage
 from repro.errors import ConfigError
 from repro.phases.aggregate import aggregate_stage
-from repro.phases.analyze import analyze_stages
+from repro.phases.analyze import analyze_stages, embeddings_stage, lexical_stage
 from repro.phases.evaluate import evaluate_stage
 from repro.phases.intermediate import intermediate_stage
 from repro.phases.prepare import prepare_stage, synthetic_stage
@@ -41,19 +41,36 @@ def target_encoders(config: dict) -> list[str]:
     return (["baseline"] if tgt["baseline"] else []) + list(tgt["encoders"] or intermediate_names(config))
 
 
-def build_plan(config: dict, need_data: bool = True) -> Plan:
-    """The stage graph; need_data checks first that every task's data can be had (README, 'Data layout')."""
-    inter, tgt = config["intermediate"], config["target"]
-    tasks = list(dict.fromkeys(inter["tasks"] + tgt["tasks"]))
-    if need_data:
-        check_sources(config, tasks)
+def _data_stages(config: dict, tasks: list[str]) -> tuple[list[Stage], dict, Stage]:
+    """The stages that make every task's data readable (generated world, prepare) and the pretrained
+    encoder: ([stages], {task: prepare stage}, pretrained stage)."""
     source = config["data"]["source"]
     # Generated data (the smoke world, or real text from Debian packages) is one stage every task reads.
     synthetic = (synthetic_stage(config, with_selection_tasks(config, tasks)) if source == "synthetic"
                  else realtext_stage(config) if source == "realtext" else None)
     prepared = {t: prepare_stage(config, t, synthetic) for t in tasks}
     pretrained = pretrained_stage(config)
-    stages: list[Stage] = ([synthetic] if synthetic else []) + list(prepared.values()) + [pretrained]
+    return ([synthetic] if synthetic else []) + list(prepared.values()) + [pretrained], prepared, pretrained
+
+
+def data_measures_plan(config: dict, tasks: list[str]) -> tuple[list[Stage], Stage, Stage]:
+    """For `analyze --results FILE --profile P`: the measures that need the tasks' data and the
+    pretrained encoder but no trained checkpoint (M1, C2, B1 counts; M2, M3 (b)), read the way profile P
+    reads them. Returns (stages, lexical stage, embeddings stage)."""
+    check_sources(config, tasks)
+    stages, prepared, pretrained = _data_stages(config, tasks)
+    lex = lexical_stage(config, pretrained, prepared, tasks)
+    emb = embeddings_stage(config, pretrained, prepared, tasks)
+    return stages + [lex, emb], lex, emb
+
+
+def build_plan(config: dict, need_data: bool = True) -> Plan:
+    """The stage graph; need_data checks first that every task's data can be had (README, 'Data layout')."""
+    inter, tgt = config["intermediate"], config["target"]
+    tasks = list(dict.fromkeys(inter["tasks"] + tgt["tasks"]))
+    if need_data:
+        check_sources(config, tasks)
+    stages, prepared, pretrained = _data_stages(config, tasks)
     intermediates = {}
     for seed in config["run"]["seeds"]:
         for name in intermediate_names(config):
@@ -82,7 +99,7 @@ def build_plan(config: dict, need_data: bool = True) -> Plan:
         first = config["run"]["seeds"][0]
         encoders = {"baseline": pretrained} if tgt["baseline"] else {}
         encoders.update({e: intermediates[(e, first)] for e in wanted})
-        analysis_stages = analyze_stages(config, agg, pretrained, prepared, encoders)
+        analysis_stages = analyze_stages(config, agg, pretrained, prepared, encoders, evaluations)
         stages += analysis_stages
         analysis = analysis_stages[-1]
     return Plan(stages, agg, analysis)

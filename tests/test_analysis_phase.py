@@ -1,11 +1,14 @@
 """The D0 ladder file, `analyze --results` on a hand-typed table, and bad input."""
 import json
 
+import numpy as np
 import pytest
 from scipy import stats as sps
 
 from conftest import ROOT, repro
 from repro.analysis import ladder
+from repro.engine import Stage, stage_dir
+from repro.phases.analyze import publish
 
 TYPED = ROOT / "tests" / "fixtures" / "analysis" / "typed_results.json"
 
@@ -77,3 +80,55 @@ def test_the_mini_run_includes_the_analysis(mini_run):
     assert a["measures"]["M4"]["mnli"]["tatoeba"] is not None   # ΔA for retrieval
     assert any("cannot resolve" in v for v in a["verdicts"])    # one source: honestly unresolvable
     assert {p.name for p in reports[0].parent.glob("*.png")} == {"gain_heatmap.png", "similarity_vs_gain.png", "forest.png"}
+    # the gains' CIs: paired bootstrap over evaluation examples where the metric decomposes per example
+    assert a["gain_ci"]["mnli"]["xquad"] is None and a["gain_ci"]["mnli"]["tatoeba"] is None
+    lo, hi = a["gain_ci"]["mnli"]["panx"]
+    assert lo <= a["gain"]["mnli"]["panx"] <= hi and a["gain_ci"]["mnli"]["xnli"] is not None
+    assert "paired bootstrap over evaluation examples" in (reports[0].parent / "report.md").read_text()
+    # M5: the baseline target cells kept their probe features (float16) before their models went
+    kept = sorted(run_dir.glob("target/baseline__panx-s*/cka_features.npy"))
+    assert len(kept) == 1 and np.load(kept[0]).dtype == np.float16 and np.load(kept[0]).shape[0] <= 48
+    assert not list(run_dir.glob("target/mnli__panx-s*/cka_features.npy"))
+    assert -1 <= a["measures"]["M5"]["mnli"]["panx"] <= 1 and a["measures"]["M5"]["mnli"]["tatoeba"] is None
+    assert "M5" in a["measures_available"]
+    # published where the issue says, a copy of the cached stage's outputs; the CLI names it
+    published = run_dir / "analysis"
+    assert f"research-question report: {published / 'report.md'}" in proc.stdout
+    for name in ("report.md", "analysis.json", "gain_heatmap.png", "similarity_vs_gain.png", "forest.png"):
+        assert (published / name).read_bytes() == (reports[0].parent / name).read_bytes(), name
+
+
+def test_publish_replaces_the_whole_set_and_leaves_no_temporaries(tmp_path):
+    stage = Stage("analyze", "report", {"k": 1}, lambda ctx: None, versions=())
+    src = stage_dir(tmp_path, stage)
+    src.mkdir(parents=True)
+    (src / "report.md").write_text("new")
+    (src / "manifest.json").write_text("{}")
+    old = tmp_path / "analysis"
+    old.mkdir()
+    (old / "report.md").write_text("old")
+    (old / "stale.png").write_text("from an earlier analysis")
+    (tmp_path / ".analysis.tmp").mkdir()  # left by a killed publish
+    assert publish(tmp_path, stage) == old / "report.md"
+    assert {p.name for p in old.iterdir()} == {"report.md", "published_from.json"}
+    assert (old / "report.md").read_text() == "new"
+    assert json.loads((old / "published_from.json").read_text())["key"] == stage.key
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["analysis", "analyze"]
+
+
+def test_analyze_results_with_a_profile_reads_the_data(tmp_path):
+    """`--profile P`: M1, M2, M3 (b) and C2 from the tasks' data as P reads them (the tiny model, synthetic world)."""
+    proc = repro("analyze", "--results", TYPED, "--out", tmp_path / "o", "--profile", "smoke", "--run-dir",
+                 tmp_path / "run", "--set", "analysis.sample_size=32", "--set", "analysis.fisher_head_steps=10",
+                 "--permutations", "100", "--bootstrap", "20")
+    assert "report.md" in proc.stdout
+    a = json.loads((tmp_path / "o" / "analysis.json").read_text())
+    assert {"M1", "M2", "M3", "D0", "B1", "B2"} <= set(a["measures_available"])
+    assert 0 < a["measures"]["M1"]["qqp"]["pawsx"] <= 1 and a["measures"]["M2"]["ccg"]["udpos"] is not None
+    assert a["measures"]["M3"]["mnli"]["xnli"] is not None and a["measures"]["M3"]["ccg"]["xnli"] is None
+    assert "pawsx" in a["variants"]["C2"] and any("profile `smoke`" in n for n in a["notes"])
+    # without a profile the report says what was skipped and why
+    repro("analyze", "--results", TYPED, "--out", tmp_path / "bare", "--permutations", "100", "--bootstrap", "20")
+    bare = json.loads((tmp_path / "bare" / "analysis.json").read_text())
+    assert bare["measures_available"] == ["D0", "B1", "B2"]
+    assert any("M1, M2, M3 and C2 skipped" in n for n in bare["notes"])

@@ -126,13 +126,16 @@ def exact_threshold(n: int, alpha: float = 0.05) -> float | None:
 
 def analyse(gain: dict, measures: dict, sources: list[str], targets: list[str], split: str, *,
             permutations: int = 10_000, bootstrap: int = 2000, seed: int = 0, seeds: int = 1,
-            reliability: dict | None = None, notes: list[str] | None = None) -> dict:
+            reliability: dict | None = None, notes: list[str] | None = None, gain_ci: dict | None = None) -> dict:
+    """gain_ci: {source: {target: [lo, hi] | None}}, the gains' 95% CIs from the paired bootstrap over
+    evaluation examples (repro.analysis.examples); absent without per-example predictions."""
     g_raw = matrix(gain, sources, targets)
     mask = self_mask(sources, targets)
     g = np.where(mask, np.nan, g_raw)  # primary analysis: self-transfer cells masked
     sims = {m: matrix(measures.get(m) or {}, sources, targets) for m in MEASURE_IDS}
     available = [m for m in MEASURE_IDS if np.isfinite(sims[m]).any()]
     result = {"split": split, "targets": targets, "sources": sources, "gain": to_table(g_raw, sources, targets),
+              "gain_ci": {s: {t: ((gain_ci or {}).get(s) or {}).get(t) for t in targets} for s in sources},
               "masked": [[s, t] for i, s in enumerate(sources) for j, t in enumerate(targets) if mask[i, j]],
               "measures": {m: to_table(sims[m], sources, targets) for m in MEASURE_IDS},
               "measures_available": available, "per_target": {}, "pawsx_interaction": {}, "pooled": {},

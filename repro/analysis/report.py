@@ -37,10 +37,21 @@ def markdown(a: dict, smoke_note: str = "") -> str:
         out.append(f"| {m} {MEASURE_NAMES[m]} | {_n(p['interaction_spearman'])} | [{_n(ci[0])}, {_n(ci[1])}] | "
                    f"{_n(i.get('gamma'))} | [{_n(ig[0])}, {_n(ig[1])}] | {_n(i.get('p_gamma'), '{:.3f}')} | "
                    f"{_n(p['mean_ndcg3'], '{:.2f}')} | {_n(p['mean_regret1'], '{:.2f}')} |")
+    out += ["", "## Gains with 95% CIs (points; paired bootstrap over evaluation examples within language)", "",
+            "| source | " + " | ".join(a["targets"]) + " |", "|---" * (len(a["targets"]) + 1) + "|"]
+    masked = {(s, t) for s, t in a["masked"]}
+    for s in a["sources"]:
+        cis = a.get("gain_ci", {}).get(s, {})
+        cell = lambda t: _n(a["gain"][s].get(t)) + ("" if not cis.get(t) else f" [{_n(cis[t][0])}, {_n(cis[t][1])}]") \
+            + (" (self, masked)" if (s, t) in masked else "")
+        out.append(f"| {s} | " + " | ".join(cell(t) for t in a["targets"]) + " |")
+    out += ["", "No bracket: no per-example predictions (a results table), or a metric that does not decompose "
+            "per example (QA, retrieval: only the seeds' spread)."]
     missing = [m for m in MEASURE_IDS if m not in a["measures_available"]]
     if missing:
         out += ["", f"Not computed here: {', '.join(missing)} (see notes)."]
-    out += ["", "CIs resample the sources (percentile bootstrap); with nine sources they are coarse, so the "
+    out += ["", "The effect sizes' CIs (first table) resample the sources (percentile bootstrap); with nine sources "
+            "they are coarse, so the "
             "jackknife range of ρ per target is given below too.", "", "## Verdicts", ""]
     out += [f"- {v}" for v in a["verdicts"]]
     out += ["", "## Per target (Spearman ρ, exact p, BH q, Kendall τ_b, NDCG@3, Regret@1 in points, n)", ""]

@@ -1,5 +1,6 @@
 """Reads the gain matrix out of a results table (expected/results.schema.json) and runs the analysis
-that needs no checkpoints: D0, B1 and B2 (`python -m repro analyze --results FILE --out DIR`)."""
+that needs no checkpoints (`python -m repro analyze --results FILE --out DIR`): D0, B1 and B2, and,
+when the tasks' data were read (`--profile P`), M1, M2, M3 (b) and C2 from the pretrained encoder."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -40,17 +41,41 @@ def reliability(gain: dict, sources, targets) -> dict:
     return out
 
 
+def _cell(table: dict, s: str, t: str):
+    v = (table.get(s) or {}).get(t)
+    return None if v is None or not np.isfinite(v) else float(v)
+
+
 def analyse_results(results: dict, out: Path, split: str | None = None, *, permutations=10_000, bootstrap=2000,
-                    seed=0) -> Path:
+                    seed=0, data: dict | None = None, profile: str | None = None) -> Path:
+    """data: {"lexical": lexical.json, "embeddings": embeddings.json} of the analyze stages run on the
+    tasks' data as `profile` reads them; None: only D0, B1, B2."""
     split, gain, sources, targets, rel = gains_of(results, split)
     g = core.matrix(gain, sources, targets)
     g_masked = np.where(core.self_mask(sources, targets), np.nan, g)
     measures = {"D0": core.d0_table(sources, targets), "B1": core.b1_table(sources, targets),
                 "B2": core.b2_table(g_masked, sources, targets)}
     seeds = len(results.get("seeds") or [1])
-    notes = ["From a results table alone: only D0, B1 (the datasets' published training-set sizes, "
-             "repro/analysis/ladder.toml) and B2 are available; M1-M5 need data or checkpoints "
-             "(`analyze --run-dir`)."]
+    notes = ["From a results table: B1 uses the datasets' published training-set sizes (repro/analysis/ladder.toml); "
+             "M4 and M5 need the intermediate and target checkpoints (`analyze --run-dir`): skipped."]
+    variants = {}
+    if data:
+        lex, emb = data["lexical"], data["embeddings"]
+        for m, table in (("M1", lex["M1"]), ("M2", emb["M2"]), ("M3", emb["M3"])):
+            measures[m] = {s: {t: _cell(table, s, t) for t in targets} for s in sources}
+        variants = {"M1_weighted": {s: {t: _cell(lex["M1_weighted"], s, t) for t in targets} for s in sources},
+                    "M2_mid": {s: {t: _cell(emb["M2_mid"], s, t) for t in targets} for s in sources},
+                    "C2": lex["C2"]}
+        notes.append(f"M1, M2, M3 (b) and C2 from the tasks' data as profile `{profile}` reads them "
+                     f"({lex['sample_size']} English examples per task) and its pretrained encoder: these "
+                     "describe that profile's data and model, which need not be the ones behind the table. C2 r: "
+                     + (", ".join(f"{k} {v:+.2f}" for k, v in lex["C2"].items() if v is not None) or "no pair task")
+                     + ".")
+    else:
+        notes.append("M1, M2, M3 and C2 skipped: no task data were read (pass `--profile P` to read them the way "
+                     "profile P does, with its tokenizer and pretrained encoder).")
     a = core.analyse(gain, measures, sources, targets, split, permutations=permutations, bootstrap=bootstrap,
                      seed=seed, seeds=seeds, reliability=rel, notes=notes)
+    if variants:
+        a["variants"] = variants
     return report.write(a, out, results.get("provenance", {}).get("note", ""))

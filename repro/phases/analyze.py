@@ -6,24 +6,30 @@ PAWS-X? Each measure is a cached stage keyed like every other stage:
   analyze/embeddings       M2 centred TextEmb (last and a mid layer), M3 Fisher TaskEmb (b) — θ0 only
   analyze/logme-<encoder>  LogME of each labelled target's labels on that encoder's features, and the
                            cross-lingual alignment margin A (for ΔA): one stage per encoder
-  analyze/report           gains from the aggregate table + all measures -> report.md, analysis.json, PNGs
+  analyze/cka              M5 ΔCKA towards the baseline target-tuned encoder (only with analysis.cka_probes > 0)
+  analyze/report           gains from the aggregate table + all measures -> report.md, analysis.json, PNGs;
+                           the gains' CIs from the target cells' predictions (paired bootstrap)
 
 Features are computed from the encoder stages' outputs (kept by the intermediate phase) and only the
-resulting numbers are stored. M5 (ΔCKA towards the target-tuned encoder) would need the target models,
-which the target phase deletes after prediction; it is left out (see README, "Research question").
+resulting numbers are stored. The target-tuned models are deleted after prediction, so for M5 the
+baseline target cells keep their probe features (keep_cka_features) while the model exists.
+`publish` copies the report stage's outputs to <run-dir>/analysis/.
 """
 from __future__ import annotations
 
+import io
 import json
 import math
+import shutil
+from pathlib import Path
 
 import numpy as np
 
-from repro.analysis import core, ladder, measures as ms, report
+from repro.analysis import core, examples, ladder, measures as ms, report
 from repro.analysis.tables import gains_of
-from repro.atomic import sha256_text, write_json
+from repro.atomic import fsync_dir, sha256_text, write_bytes, write_json
 from repro.config import task_settings
-from repro.engine import Stage
+from repro.engine import MANIFEST, Stage, stage_dir
 from repro.heads import get_head
 from repro.modeling import load_encoder, load_tokenizer, pick_device
 from repro.phases.common import examples_path, head_settings, prepared_languages, read_examples, set_seed
@@ -31,6 +37,29 @@ from repro.retrieval import resolve_layer
 from repro.tasks import get_task
 
 RETRIEVAL = ("bucc2018", "tatoeba")
+PUBLISHED = "analysis"  # <run-dir>/analysis/: where users (and issue 11) look for the report
+
+
+def publish(run_dir: Path, report: Stage) -> Path:
+    """Copies the done report stage's outputs to <run-dir>/analysis/ and returns its report.md. The
+    stage directory stays the cached truth; the copy is rebuilt whole beside it and renamed into place,
+    so a reader sees the old set or the new one, never a mix (at worst, for an instant, no directory)."""
+    run_dir, src = Path(run_dir), stage_dir(run_dir, report)
+    final, tmp, old = run_dir / PUBLISHED, run_dir / f".{PUBLISHED}.tmp", run_dir / f".{PUBLISHED}.old"
+    for leftover in (tmp, old):  # of a publish that was killed half-way
+        shutil.rmtree(leftover, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for f in sorted(src.iterdir()):
+        if f.is_file() and f.name != MANIFEST:
+            shutil.copy2(f, tmp / f.name)
+    write_json(tmp / "published_from.json", {"stage": report.id, "key": report.key,
+                                             "dir": str(src.relative_to(run_dir))})
+    if final.exists():
+        final.rename(old)
+    tmp.rename(final)
+    fsync_dir(run_dir)
+    shutil.rmtree(old, ignore_errors=True)
+    return final / "report.md"
 
 
 def english_sample(prep, task_name: str, n: int, seed: int) -> list[dict]:
@@ -46,6 +75,62 @@ def english_sample(prep, task_name: str, n: int, seed: int) -> list[dict]:
                 sentences += ex.get("english") or []
         examples = [{"text_a": s} for s in dict.fromkeys(sentences)]
     return ms.sample(examples, n, seed)
+
+
+CKA_FILE = "cka_features.npy"
+
+
+def cka_probes(prep, n: int, seed: int) -> list[dict]:
+    """P_t of M5 (design notes B.3): up to n dev inputs of the target, the same number from each of its
+    languages (zero-shot transfer is about the evaluation languages), seeded."""
+    langs = prepared_languages(prep, "dev")
+    per = max(1, n // max(1, len(langs)))
+    probes = [ex for lang in langs for ex in ms.sample(read_examples(examples_path(prep, "dev", lang)), per, seed)]
+    return probes[:n]
+
+
+def probe_features(encoder, tok, probes: list[dict], config: dict, device) -> np.ndarray:
+    """(n, H) top-layer mean-pooled features of the probes (fine-tuning moves the top layers most)."""
+    a = config["analysis"]
+    top = encoder.config.num_hidden_layers
+    seqs = ms.encode_inputs(probes, tok, a["max_seq_length"])
+    return ms.pooled_features(encoder, seqs, tok.pad_token_id, [top], a["batch_size"], device)[top]
+
+
+def keep_cka_features(out: Path, encoder, tok, prep, config: dict, device) -> None:
+    """Called by a baseline target cell while its model exists (it is deleted after prediction): the
+    target-tuned encoder's probe features, float16, all that M5 needs of it."""
+    a = config["analysis"]
+    buf = io.BytesIO()
+    np.save(buf, probe_features(encoder, tok, cka_probes(prep, a["cka_probes"], a["seed"]), config, device)
+            .astype(np.float16))
+    write_bytes(out / CKA_FILE, buf.getvalue())
+
+
+def cka_stage(config, encoders: dict[str, Stage], baseline_cells: dict[str, Stage], prepared: dict) -> Stage:
+    """M5 ΔCKA[s, t] = CKA(H_θs, H_θt_base) − CKA(H_θ0, H_θt_base) on target t's probes (design notes B.3),
+    with θt_base the baseline target-tuned encoder whose features its target stage kept."""
+    a = config["analysis"]
+
+    def run(ctx):
+        out = {}
+        feats = {}
+        for name, st in encoders.items():
+            model, tok, device, _ = _open_encoder(config, ctx.dep(st.id) / "encoder")
+            feats[name] = {t: probe_features(model, tok, cka_probes(ctx.dep(prepared[t].id), a["cka_probes"], a["seed"]),
+                                             config, device) for t in baseline_cells}
+        for t, cell in baseline_cells.items():
+            y = np.load(ctx.dep(cell.id) / CKA_FILE).astype(np.float32)
+            base = ms.linear_cka(feats["baseline"][t], y)
+            for name in encoders:
+                if name != "baseline":
+                    out.setdefault(name, {})[t] = ms.linear_cka(feats[name][t], y) - base
+        write_json(ctx.out / "cka.json", {"M5": out, "probes": a["cka_probes"]})
+
+    key = {"analysis": {k: a[k] for k in ("cka_probes", "seed", "max_seq_length")}}
+    deps = [*encoders.values(), *baseline_cells.values(), *(prepared[t] for t in baseline_cells)]
+    return Stage("analyze", "cka", key, run, deps,
+                 describe=f"M5 ΔCKA on {a['cka_probes']} dev probes of {len(baseline_cells)} targets")
 
 
 def _open_encoder(config: dict, enc_dir):
@@ -170,8 +255,32 @@ def _cell(table: dict, s: str, t: str):
     return None if v is None or (isinstance(v, float) and not math.isfinite(v)) else v
 
 
-def report_stage(config, aggregate: Stage, lexical: Stage, embeddings: Stage, logme: dict[str, Stage]) -> Stage:
+def _gain_cis(ctx, cells: dict, split: str, sources, targets, b: int, seed: int) -> dict:
+    """{source: {target: [lo, hi] | None}}: paired bootstrap over the evaluation examples within language
+    (repro.analysis.examples) from the kept predictions and gold; None where the metric does not
+    decompose per example or a cell is missing."""
+    out = {}
+    for s in sources:
+        out[s] = {}
+        for t in targets:
+            task = get_task(t)
+            seeds = sorted(k[2] for k in cells if k[:2] == (s, t) and (("baseline", t, k[2]) in cells))
+            if not examples.supported(task) or not seeds:
+                out[s][t] = None
+                continue
+            pred = lambda enc, sd: ctx.dep(cells[(enc, t, sd)].deps[0].id) / "predictions" / split / t
+            labels = ctx.dep(cells[("baseline", t, seeds[0])].id) / "labels" / split / t
+            pairs = [(pred(s, sd), pred("baseline", sd)) for sd in seeds]
+            out[s][t] = examples.gain_ci(task, pairs, labels, b, seed) if labels.is_dir() else None
+    return out
+
+
+def report_stage(config, aggregate: Stage, lexical: Stage, embeddings: Stage, logme: dict[str, Stage],
+                 cells: dict | None = None, cka: Stage | None = None) -> Stage:
+    """cells: {(encoder, target, seed): evaluate stage} whose predictions (its target stage) and gold
+    give the gains' per-example CIs."""
     a = config["analysis"]
+    cells = cells or {}
 
     def run(ctx):
         results = json.loads((ctx.dep(aggregate.id) / "results.json").read_text())
@@ -179,6 +288,7 @@ def report_stage(config, aggregate: Stage, lexical: Stage, embeddings: Stage, lo
         lex = json.loads((ctx.dep(lexical.id) / "lexical.json").read_text())
         emb = json.loads((ctx.dep(embeddings.id) / "embeddings.json").read_text())
         lm = {name: json.loads((ctx.dep(st.id) / "logme.json").read_text()) for name, st in logme.items()}
+        m5 = json.loads((ctx.dep(cka.id) / "cka.json").read_text())["M5"] if cka else {}
         g = core.matrix(gain, sources, targets)
         m4, m4_mid = {}, {}
         base = lm.get("baseline")
@@ -197,12 +307,16 @@ def report_stage(config, aggregate: Stage, lexical: Stage, embeddings: Stage, lo
         measures = {"M1": {s: {t: _cell(lex["M1"], s, t) for t in targets} for s in sources},
                     "M2": {s: {t: _cell(emb["M2"], s, t) for t in targets} for s in sources},
                     "M3": {s: {t: _cell(emb["M3"], s, t) for t in targets} for s in sources},
-                    "M4": m4, "D0": core.d0_table(sources, targets),
+                    "M4": m4, "M5": {s: {t: _cell(m5, s, t) for t in targets} for s in sources},
+                    "D0": core.d0_table(sources, targets),
                     "B1": core.b1_table(sources, targets, lex["train_sizes"]),
                     "B2": core.b2_table(np.where(core.self_mask(sources, targets), np.nan, g), sources, targets)}
         c2 = lex["C2"]
-        notes = ["M3 is defined here for classification tasks only (a frozen-encoder linear head on pooled states); "
-                 "M5 needs the target-tuned models, which the target phase deletes: not computed.",
+        notes = ["M3 is defined here for classification tasks only (a frozen-encoder linear head on pooled states). "
+                 + (f"M5 (exploratory): top-layer linear CKA on {a['cka_probes']} dev probes per labelled target, "
+                    "from the features the baseline target cells kept." if cka else
+                    "M5 skipped: it needs the baseline target-tuned encoders' probe features, kept by the target "
+                    "phase only when analysis.cka_probes > 0."),
                  "C2 overlap/label correlation r (English training sample): "
                  + (", ".join(f"{k} {v:+.2f}" for k, v in c2.items() if v is not None) or "no pair task") + ".",
                  "B1 uses the loaders' training counts of this run (after any cap).",
@@ -211,9 +325,10 @@ def report_stage(config, aggregate: Stage, lexical: Stage, embeddings: Stage, lo
         if results["data_source"] == "synthetic":
             notes.insert(0, "Synthetic smoke world and tiny model: these numbers test the machinery; they say "
                             "nothing about X-STILTs.")
+        cis = _gain_cis(ctx, cells, split, sources, targets, a["bootstrap"], a["seed"])
         result = core.analyse(gain, measures, sources, targets, split, permutations=a["permutations"],
                               bootstrap=a["bootstrap"], seed=a["seed"], seeds=len(results["seeds"]),
-                              reliability=rel, notes=notes)
+                              reliability=rel, notes=notes, gain_ci=cis)
         result["variants"] = {"M1_weighted": {s: {t: _cell(lex["M1_weighted"], s, t) for t in targets} for s in sources},
                               "M2_mid": {s: {t: _cell(emb["M2_mid"], s, t) for t in targets} for s in sources},
                               "M4_mid": m4_mid, "C2": c2}
@@ -222,14 +337,22 @@ def report_stage(config, aggregate: Stage, lexical: Stage, embeddings: Stage, lo
 
     key = {k: a[k] for k in ("permutations", "bootstrap", "seed")}
     key["split"] = config["aggregate"]["split"]
-    return Stage("analyze", "report", key, run, [aggregate, lexical, embeddings, *logme.values()],
+    used = [ev for (enc, t, _), ev in cells.items()
+            if (enc == "baseline" or enc in ladder_sources(cells)) and examples.supported(get_task(t))]
+    deps = [aggregate, lexical, embeddings, *logme.values(), *used, *(ev.deps[0] for ev in used), *([cka] if cka else [])]
+    return Stage("analyze", "report", key, run, list({d.id: d for d in deps}.values()),
                  versions=("numpy", "scipy", "matplotlib"),
                  describe="similarity vs gain: report.md, analysis.json, plots")
 
 
+def ladder_sources(cells: dict) -> set[str]:
+    return {enc for enc, _, _ in cells if enc != "baseline" and ladder.train_size(enc)}
+
+
 def analyze_stages(config: dict, aggregate: Stage, pretrained: Stage, prepared: dict,
-                   encoders: dict[str, Stage]) -> list[Stage]:
-    """encoders: {'baseline': pretrained stage, <intermediate task>: its stage (first seed)}."""
+                   encoders: dict[str, Stage], evaluations: dict | None = None) -> list[Stage]:
+    """encoders: {'baseline': pretrained stage, <intermediate task>: its stage (first seed)};
+    evaluations: {(encoder, target, seed): evaluate stage} (for the gains' per-example CIs)."""
     targets = list(config["target"]["tasks"])
     sources = [e for e in encoders if e != "baseline" and ladder.train_size(e)]
     tasks = list(dict.fromkeys(sources + targets))
@@ -237,4 +360,12 @@ def analyze_stages(config: dict, aggregate: Stage, pretrained: Stage, prepared: 
     emb = embeddings_stage(config, pretrained, prepared, tasks)
     lm = {name: logme_stage(config, name, st, prepared, targets) for name, st in encoders.items()
           if name == "baseline" or name in sources}
-    return [lex, emb, *lm.values(), report_stage(config, aggregate, lex, emb, lm)]
+    first = config["run"]["seeds"][0]
+    baseline_cells = {t: ev.deps[0] for (enc, t, sd), ev in (evaluations or {}).items()
+                      if enc == "baseline" and sd == first and get_task(t).head_impl.trainable}
+    cka = None
+    if config["analysis"]["cka_probes"] > 0 and "baseline" in encoders and baseline_cells:
+        cka = cka_stage(config, {n: st for n, st in encoders.items() if n == "baseline" or n in sources},
+                        baseline_cells, prepared)
+    return [lex, emb, *lm.values(), *([cka] if cka else []),
+            report_stage(config, aggregate, lex, emb, lm, evaluations, cka)]

@@ -11,6 +11,7 @@ from repro.config import task_settings
 from repro.engine import Stage
 from repro.heads import get_head
 from repro.modeling import MultiHeadModel, load_tokenizer, pick_device
+from repro.phases.analyze import keep_cka_features
 from repro.phases.common import (examples_path, first_n, head_settings, prepared_languages, read_examples,
                                  schedule_settings, set_seed)
 from repro.phases.retrieve import retrieval_stage
@@ -27,6 +28,9 @@ def target_stage(config: dict, encoder_name: str, encoder: Stage, target: str, s
     inputs = {"task": target, "settings": s, "seed": seed, "splits": config["target"]["splits"],
            "checkpoint_every": config["run"]["checkpoint_every"], "keep_model": config["target"]["keep_models"],
            "deterministic": config["run"]["deterministic"], **key_options(config)}
+    keep_cka = encoder_name == "baseline" and config["analysis"]["cka_probes"] > 0  # M5 of the analyze phase
+    if keep_cka:  # keyed only when on, so turning M5 off leaves every cell's key as it was
+        inputs["cka"] = {k: config["analysis"][k] for k in ("cka_probes", "seed", "max_seq_length", "batch_size")}
 
     def run(ctx):
         set_seed(seed, config["run"]["deterministic"], config["run"]["num_threads"])
@@ -60,6 +64,8 @@ def target_stage(config: dict, encoder_name: str, encoder: Stage, target: str, s
                 preds = head.predict(task, model.heads[task.name], examples, feats, s, tokenizer.pad_token_id, device)
                 head.write_predictions(ctx.out / "predictions" / split / target / f"test-{lang}.{head.ext}", examples, preds)
                 counts[f"{split}-{lang}"] = len(examples)
+        if keep_cka:
+            keep_cka_features(ctx.out, model.encoder, tokenizer, prep, config, device)
         if config["target"]["keep_models"]:  # the whole target model (encoder + head), safetensors
             model.heads[task.name].save_pretrained(ctx.out / "model", safe_serialization=True)
             tokenizer.save_pretrained(ctx.out / "model")

@@ -3,8 +3,9 @@ semantic distances from it — the ground truth against which the similarity mea
 
 Target: a sentence is labelled 1 when it contains one of the target's cue words. Intermediate task k
 at distance d_k in [0, 1] (d = 0: the target's own rule and vocabulary) shares a fraction 1 - d_k of
-the target's cue words (the rest of its cues are its own) and draws a fraction 1 - d_k of its filler
-words from the target's vocabulary (the rest from a disjoint one). So both the labelling rule and the
+the target's cue words (the rest of its cues are words the target treats as filler, so the two rules
+conflict there) and draws a fraction 1 - d_k of its filler words from the target's vocabulary (the rest
+from a disjoint one). So both the labelling rule and the
 input distribution drift away from the target as d grows; a measure that tracks transferability
 should order the family by d, and training on a closer task should help the target more.
 """
@@ -48,15 +49,33 @@ class World:
     filler: list[list[str]]     # per intermediate task
 
 
-def build_world(distances: list[float], seed: int = 0) -> World:
+def whole_words(tokenizer) -> list[str]:
+    """The words a tokenizer keeps as one piece (SentencePiece "▁word"), sorted: a planted cue is then one
+    token, as a real word is for a real model (pseudo-words fall apart into letters on the tiny model)."""
+    return sorted(k[1:] for k in tokenizer.get_vocab() if k.startswith("\u2581") and len(k) >= 3 and k[1:].isalpha())
+
+
+def build_world(distances: list[float], seed: int = 0, vocabulary: list[str] | None = None) -> World:
+    """vocabulary: the words to draw from (default pseudo-words); needs N_CUES + N_FILLER * (1 + tasks)."""
     rng = random.Random(seed)
-    target_cues, target_filler = _words("zo", N_CUES), _words("pa", N_FILLER)
+    need = N_CUES + N_FILLER * (1 + len(distances))
+    pool = list(vocabulary) if vocabulary else _words("pa", need)
+    if len(pool) < need:
+        raise ValueError(f"planted world: {len(pool)} words in the vocabulary, {need} needed")
+    rng.shuffle(pool)
+    # Cues and filler come from one pool of look-alike words: a model cannot tell a cue by its form
+    # (a generic "unusual word" detector would transfer at any distance), only by what it was taught.
+    target_cues, target_filler = pool[:N_CUES], pool[N_CUES:N_CUES + N_FILLER]
+    rest = pool[N_CUES + N_FILLER:]
     cues, filler = [], []
     for k, d in enumerate(distances):
-        own_cues, own_filler = _words(f"q{k}", N_CUES), _words(f"w{k}", N_FILLER)
         keep_c, keep_f = round((1 - d) * N_CUES), round((1 - d) * N_FILLER)
-        cues.append(rng.sample(target_cues, keep_c) + own_cues[: N_CUES - keep_c])
-        filler.append(rng.sample(target_filler, keep_f) + own_filler[: N_FILLER - keep_f])
+        # the rest of the cues are words the target treats as filler: the labelling rules conflict there
+        task_cues = rng.sample(target_cues, keep_c) + rng.sample(target_filler, N_CUES - keep_c)
+        shared = [w for w in target_filler if w not in task_cues]
+        cues.append(task_cues)
+        own = rest[k * N_FILLER:(k + 1) * N_FILLER]
+        filler.append(rng.sample(shared, min(keep_f, len(shared))) + own[: N_FILLER - keep_f])
     return World(target_cues, target_filler, list(distances), cues, filler)
 
 
