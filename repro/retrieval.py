@@ -275,8 +275,9 @@ def _stable_topk(v: torch.Tensor, k: int):
 
 def _search(x, y, k: int, both: bool, block: int, device, normalized: bool):
     """Exact inner-product top-k of the rows of ``x`` among ``y`` (and, with ``both``, of ``y`` among ``x``),
-    computing each ``block × block`` similarity tile once. Memory: the inputs, one tile and its transpose,
-    two running top-k tables ((N + M) · k · 12 bytes) and the upcast/normalised copies of two input blocks."""
+    computing each ``block × block`` similarity tile once. Memory: the inputs, two tiles (the next is made
+    before the last is freed) and a transposed one, two running top-k tables ((N + M) · k · 12 bytes) and
+    the upcast/normalised copies of two input blocks."""
     xt, yt = _as_tensor(x), _as_tensor(y)
     n, m = xt.shape[0], yt.shape[0]
     device = torch.device(device)
