@@ -34,6 +34,11 @@ def to_table(m: np.ndarray, sources, targets) -> dict:
             for i, s in enumerate(sources)}
 
 
+def subtable(table: dict, sources, targets) -> dict:
+    """The table's (source, target) cells as floats, None where absent or not finite."""
+    return to_table(matrix(table, sources, targets), sources, targets)
+
+
 def self_mask(sources, targets) -> np.ndarray:
     return np.array([[ladder.is_self_transfer(s, t) for t in targets] for s in sources], dtype=bool)
 

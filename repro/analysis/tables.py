@@ -41,11 +41,6 @@ def reliability(gain: dict, sources, targets) -> dict:
     return out
 
 
-def _cell(table: dict, s: str, t: str):
-    v = (table.get(s) or {}).get(t)
-    return None if v is None or not np.isfinite(v) else float(v)
-
-
 def analyse_results(results: dict, out: Path, split: str | None = None, *, permutations=10_000, bootstrap=2000,
                     seed=0, data: dict | None = None, profile: str | None = None) -> Path:
     """data: {"lexical": lexical.json, "embeddings": embeddings.json} of the analyze stages run on the
@@ -62,9 +57,9 @@ def analyse_results(results: dict, out: Path, split: str | None = None, *, permu
     if data:
         lex, emb = data["lexical"], data["embeddings"]
         for m, table in (("M1", lex["M1"]), ("M2", emb["M2"]), ("M3", emb["M3"])):
-            measures[m] = {s: {t: _cell(table, s, t) for t in targets} for s in sources}
-        variants = {"M1_weighted": {s: {t: _cell(lex["M1_weighted"], s, t) for t in targets} for s in sources},
-                    "M2_mid": {s: {t: _cell(emb["M2_mid"], s, t) for t in targets} for s in sources},
+            measures[m] = core.subtable(table, sources, targets)
+        variants = {"M1_weighted": core.subtable(lex["M1_weighted"], sources, targets),
+                    "M2_mid": core.subtable(emb["M2_mid"], sources, targets),
                     "C2": lex["C2"]}
         notes.append(f"M1, M2, M3 (b) and C2 from the tasks' data as profile `{profile}` reads them "
                      f"({lex['sample_size']} English examples per task) and its pretrained encoder: these "

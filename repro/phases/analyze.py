@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import shutil
 from pathlib import Path
 
@@ -115,10 +114,10 @@ def cka_stage(config, encoders: dict[str, Stage], baseline_cells: dict[str, Stag
     def run(ctx):
         out = {}
         feats = {}
+        probes = {t: cka_probes(ctx.dep(prepared[t].id), a["cka_probes"], a["seed"]) for t in baseline_cells}
         for name, st in encoders.items():
             model, tok, device, _ = _open_encoder(config, ctx.dep(st.id) / "encoder")
-            feats[name] = {t: probe_features(model, tok, cka_probes(ctx.dep(prepared[t].id), a["cka_probes"], a["seed"]),
-                                             config, device) for t in baseline_cells}
+            feats[name] = {t: probe_features(model, tok, probes[t], config, device) for t in baseline_cells}
         for t, cell in baseline_cells.items():
             y = np.load(ctx.dep(cell.id) / CKA_FILE).astype(np.float32)
             base = ms.linear_cka(feats["baseline"][t], y)
@@ -250,11 +249,6 @@ def logme_stage(config, enc_name: str, encoder: Stage, prepared: dict, targets: 
                  describe=f"LogME of {len(labelled)} targets' labels and the alignment margin on {enc_name}'s features")
 
 
-def _cell(table: dict, s: str, t: str):
-    v = (table.get(s) or {}).get(t)
-    return None if v is None or (isinstance(v, float) and not math.isfinite(v)) else v
-
-
 def _gain_cis(ctx, cells: dict, split: str, sources, targets, b: int, seed: int) -> dict:
     """{source: {target: [lo, hi] | None}}: paired bootstrap over the evaluation examples within language
     (repro.analysis.examples) from the kept predictions and gold; None where the metric does not
@@ -304,10 +298,10 @@ def report_stage(config, aggregate: Stage, lexical: Stage, embeddings: Stage, lo
                 for name, out in (("logme", m4), ("logme_mid", m4_mid)):
                     va, vb = lm[s][name].get(t), base[name].get(t)
                     out[s][t] = None if va is None or vb is None else va - vb
-        measures = {"M1": {s: {t: _cell(lex["M1"], s, t) for t in targets} for s in sources},
-                    "M2": {s: {t: _cell(emb["M2"], s, t) for t in targets} for s in sources},
-                    "M3": {s: {t: _cell(emb["M3"], s, t) for t in targets} for s in sources},
-                    "M4": m4, "M5": {s: {t: _cell(m5, s, t) for t in targets} for s in sources},
+        measures = {"M1": core.subtable(lex["M1"], sources, targets),
+                    "M2": core.subtable(emb["M2"], sources, targets),
+                    "M3": core.subtable(emb["M3"], sources, targets),
+                    "M4": m4, "M5": core.subtable(m5, sources, targets),
                     "D0": core.d0_table(sources, targets),
                     "B1": core.b1_table(sources, targets, lex["train_sizes"]),
                     "B2": core.b2_table(np.where(core.self_mask(sources, targets), np.nan, g), sources, targets)}
@@ -329,24 +323,26 @@ def report_stage(config, aggregate: Stage, lexical: Stage, embeddings: Stage, lo
         result = core.analyse(gain, measures, sources, targets, split, permutations=a["permutations"],
                               bootstrap=a["bootstrap"], seed=a["seed"], seeds=len(results["seeds"]),
                               reliability=rel, notes=notes, gain_ci=cis)
-        result["variants"] = {"M1_weighted": {s: {t: _cell(lex["M1_weighted"], s, t) for t in targets} for s in sources},
-                              "M2_mid": {s: {t: _cell(emb["M2_mid"], s, t) for t in targets} for s in sources},
+        result["variants"] = {"M1_weighted": core.subtable(lex["M1_weighted"], sources, targets),
+                              "M2_mid": core.subtable(emb["M2_mid"], sources, targets),
                               "M4_mid": m4_mid, "C2": c2}
         report.write(result, ctx.out, results["provenance"]["note"])
         return {"verdicts": result["verdicts"]}
 
     key = {k: a[k] for k in ("permutations", "bootstrap", "seed")}
     key["split"] = config["aggregate"]["split"]
-    used = [ev for (enc, t, _), ev in cells.items()
-            if (enc == "baseline" or enc in ladder_sources(cells)) and examples.supported(get_task(t))]
+    compared = {"baseline", *ladder_sources(enc for enc, _, _ in cells)}
+    used = [ev for (enc, t, _), ev in cells.items() if enc in compared and examples.supported(get_task(t))]
     deps = [aggregate, lexical, embeddings, *logme.values(), *used, *(ev.deps[0] for ev in used), *([cka] if cka else [])]
     return Stage("analyze", "report", key, run, list({d.id: d for d in deps}.values()),
                  versions=("numpy", "scipy", "matplotlib"),
                  describe="similarity vs gain: report.md, analysis.json, plots")
 
 
-def ladder_sources(cells: dict) -> set[str]:
-    return {enc for enc, _, _ in cells if enc != "baseline" and ladder.train_size(enc)}
+def ladder_sources(encoders) -> list[str]:
+    """The encoders that are sources of the analysis: single intermediate tasks the ladder knows (not the
+    baseline, not the multi-task encoder), in the given order."""
+    return list(dict.fromkeys(e for e in encoders if e != "baseline" and ladder.train_size(e)))
 
 
 def analyze_stages(config: dict, aggregate: Stage, pretrained: Stage, prepared: dict,
@@ -354,7 +350,7 @@ def analyze_stages(config: dict, aggregate: Stage, pretrained: Stage, prepared: 
     """encoders: {'baseline': pretrained stage, <intermediate task>: its stage (first seed)};
     evaluations: {(encoder, target, seed): evaluate stage} (for the gains' per-example CIs)."""
     targets = list(config["target"]["tasks"])
-    sources = [e for e in encoders if e != "baseline" and ladder.train_size(e)]
+    sources = ladder_sources(encoders)
     tasks = list(dict.fromkeys(sources + targets))
     lex = lexical_stage(config, pretrained, prepared, tasks)
     emb = embeddings_stage(config, pretrained, prepared, tasks)
