@@ -240,7 +240,7 @@ class _RunningTopK:
 
     def update(self, rows: slice, sims: torch.Tensor, offset: int) -> None:
         """``sims`` [len(rows), m]: similarities of these rows to candidates ``offset … offset + m - 1``."""
-        values = self.values[rows]
+        values, index = self.values[rows], self.index[rows]  # views: updated in place
         kk = min(self.k, sims.shape[1])
         # Rows whose block maximum cannot enter their current top-k skip the top-k of this block
         # (after the first blocks, almost all): a max is a cheap scan, a top-k is not.
@@ -248,20 +248,15 @@ class _RunningTopK:
         sel = live.nonzero().squeeze(1)
         if len(sel) == 0:
             return
-        if 4 * len(sel) > sims.shape[0]:  # most rows live: selecting them would copy most of the tile
+        if 4 * len(sel) > sims.shape[0]:  # over a quarter of the rows live: selecting them copies much of the tile
             v, i = torch.topk(sims, kk, dim=1, largest=True, sorted=True)
             v, i = v.index_select(0, sel), i.index_select(0, sel)
         else:
             v, i = torch.topk(sims.index_select(0, sel), kk, dim=1, largest=True, sorted=True)
-        self._merge(rows, sel, v, i + offset)
-
-    def _merge(self, rows: slice, sel: torch.Tensor, v: torch.Tensor, i: torch.Tensor) -> None:
-        """Merges the block's best (sorted, lower index first on ties) into rows ``sel`` of ``rows``."""
-        values, index = self.values[rows], self.index[rows]  # views: updated in place
         # Candidates already held come first: on equal values the earlier column wins, i.e. the lower
         # index (blocks arrive in index order), as faiss IndexFlatIP's results do.
         v = torch.cat([values.index_select(0, sel), v], dim=1)
-        i = torch.cat([index.index_select(0, sel), i], dim=1)
+        i = torch.cat([index.index_select(0, sel), i + offset], dim=1)
         best_v, pos = _stable_topk(v, self.k)
         values.index_copy_(0, sel, best_v)
         index.index_copy_(0, sel, torch.gather(i, 1, pos))

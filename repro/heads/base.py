@@ -3,9 +3,8 @@ trains on them, how its outputs become predictions, how predictions and gold are
 layout and read back, and the metric both the dev selection and the XTREME scorer use."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import time
+from pathlib import Path
 
 import torch
 

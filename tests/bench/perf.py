@@ -241,8 +241,7 @@ def p2(n: int, d: int, k: int = 4, mem_n: int = 12000, repeats: int = 5) -> dict
     for _ in range(repeats):
         runs_a.append(timed(lambda: faiss_mine(x, y, k)))
         runs_o.append(timed(lambda: R.mine(x, y, k, normalized=True)))
-    t_a, (tgt_a, score_a, bwd_a) = float(np.median([t for t, _ in runs_a])), runs_a[0][1]
-    t_o, found = float(np.median([t for t, _ in runs_o])), runs_o[0][1]
+    (t_a, (tgt_a, score_a, bwd_a)), (t_o, found) = _median_run(runs_a), _median_run(runs_o)
     same = bool(np.array_equal(found.tgt, tgt_a) and np.array_equal(found.bwd_src, bwd_a))
     close = bool(np.allclose(found.score, score_a, rtol=1e-5))
     mem = measure_mining_memory(mem_n, d)
