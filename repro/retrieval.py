@@ -268,11 +268,28 @@ def _stable_topk(v: torch.Tensor, k: int):
     return torch.gather(v, 1, order), order
 
 
+# The op behind torch.utils.mkldnn.MkldnnLinear: oneDNN's fp32 GEMM (full fp32 products like BLAS's; only the
+# accumulation order differs). None where this torch build lacks oneDNN.
+_ONEDNN_LINEAR = (getattr(torch._C._nn, "mkldnn_linear", None)
+                  if torch.backends.mkldnn.is_available() else None)
+
+
+def _tile_products(device: torch.device):
+    """``(layout, product)``: similarity tiles are ``product(layout(rows), layout(cols))`` = ``rows @ cols.T``.
+
+    On CPU the tiles go through oneDNN (each block converted once to its layout): about 1.5x the GEMM behind
+    ``F.linear``/``mm`` (MKL) on the AMD machine tests/bench/perf.py P2 ran on, with identical candidates
+    (tests/test_retrieval.py compares the two). Elsewhere, or without oneDNN, plain ``F.linear``."""
+    if device.type == "cpu" and _ONEDNN_LINEAR is not None:
+        return (lambda b: b.contiguous().to_mkldnn()), (lambda a, b: _ONEDNN_LINEAR(a, b, None).to_dense())
+    return (lambda b: b), torch.nn.functional.linear
+
+
 def _search(x, y, k: int, both: bool, block: int, device, normalized: bool):
     """Exact inner-product top-k of the rows of ``x`` among ``y`` (and, with ``both``, of ``y`` among ``x``),
-    computing each ``block × block`` similarity tile once. Memory: the inputs, two tiles (the next is made
-    before the last is freed) and a transposed one, two running top-k tables ((N + M) · k · 12 bytes) and
-    the upcast/normalised copies of two input blocks."""
+    computing each ``block × block`` similarity tile once. Memory: the inputs, three tiles (the last one, the
+    GEMM's output and its dense copy) and a transposed one, two running top-k tables ((N + M) · k · 12 bytes)
+    and two copies each of two input blocks (upcast/normalised, and in the GEMM's layout)."""
     xt, yt = _as_tensor(x), _as_tensor(y)
     n, m = xt.shape[0], yt.shape[0]
     device = torch.device(device)
@@ -284,14 +301,14 @@ def _search(x, y, k: int, both: bool, block: int, device, normalized: bool):
     # Row reductions of a transposed view are strided and several times slower than a copy into a buffer
     # kept for the whole search (one more tile in memory besides the similarity tile itself).
     tile_t = torch.empty((min(block, m), min(block, n)), device=device) if both else None
+    layout, product = _tile_products(device)
     with torch.inference_mode():
         for i0 in range(0, n, block):
             xb = prep(xt[i0:i0 + block])
+            xl = layout(xb)
             for j0 in range(0, m, block):
                 yb = prep(yt[j0:j0 + block])
-                # F.linear rather than mm: on CPU it takes oneDNN's GEMM, 1.6x MKL's on the AMD machine
-                # the benchmark ran on (tests/bench/perf.py P2); the same GEMM on CUDA.
-                s = torch.nn.functional.linear(xb, yb)
+                s = product(xl, layout(yb))
                 fwd.update(slice(i0, i0 + xb.shape[0]), s, j0)
                 if bwd is not None:
                     s_t = tile_t[:yb.shape[0], :xb.shape[0]]
@@ -300,7 +317,7 @@ def _search(x, y, k: int, both: bool, block: int, device, normalized: bool):
     return fwd, bwd
 
 
-def knn(x, y, k: int, block: int = 4096, device: str | torch.device = "cpu",
+def knn(x, y, k: int, block: int = 2048, device: str | torch.device = "cpu",
         normalized: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Exact inner-product top-k of each row of ``x`` among the rows of ``y`` (faiss ``IndexFlatIP`` semantics,
     ties to the lower index). NumPy or torch input, any float dtype (float16 is upcast block by block).
@@ -334,7 +351,7 @@ class Mined:
     bwd_knn: tuple[np.ndarray, np.ndarray]
 
 
-def mine(src, tgt, k: int = 4, margin: str = "ratio", *, block: int = 4096, device: str | torch.device = "cpu",
+def mine(src, tgt, k: int = 4, margin: str = "ratio", *, block: int = 2048, device: str | torch.device = "cpu",
          normalized: bool = False) -> Mined:
     """Margin-based bitext mining (LASER / XTREME recipe, §4.3) in one GEMM pass over the similarity matrix.
 

@@ -266,6 +266,21 @@ def test_mine_matches_brute_force_for_every_block_size(block, margin):
     assert found.bwd_tgt.tolist() == list(range(41))
 
 
+@pytest.mark.skipif(R._ONEDNN_LINEAR is None, reason="this torch build has no oneDNN")
+@pytest.mark.parametrize("block", [5, 64])
+def test_onednn_tiles_give_the_same_neighbours_as_f_linear(block, monkeypatch):
+    rng = np.random.default_rng(12)
+    x, y = rng.standard_normal((150, 96)), rng.standard_normal((130, 96))
+    x[:40] = y[:40] + 0.3 * rng.standard_normal((40, 96))  # some clear pairs among the noise
+    onednn = R.mine(x, y, k=4, block=block)
+    monkeypatch.setattr(R, "_ONEDNN_LINEAR", None)
+    plain = R.mine(x, y, k=4, block=block)
+    for a, b in ((onednn.fwd_knn, plain.fwd_knn), (onednn.bwd_knn, plain.bwd_knn)):
+        assert a[1].tolist() == b[1].tolist()
+        np.testing.assert_allclose(a[0], b[0], rtol=0, atol=1e-6)
+    assert onednn.tgt.tolist() == plain.tgt.tolist()
+
+
 def test_mine_accepts_torch_and_float16_and_caps_k():
     rng = np.random.default_rng(4)
     x, y = rng.standard_normal((9, 8)).astype(np.float16), rng.standard_normal((3, 8)).astype(np.float16)

@@ -17,6 +17,7 @@ P3  target fine-tuning tokens/s (real tokens), XNLI-like pair lengths, a 4-layer
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import platform
@@ -274,10 +275,10 @@ def measure_mining_memory(n: int, d: int) -> dict:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     base, peak = map(int, out)
     extra = (peak - base) / 2**20
-    tile, k, big = 4096, 4, 200_000
-    # Tiles: the one being reduced, the next (F.linear allocates it before the old one is freed) and the
-    # transposed copy the backward top-k reads.
-    arithmetic = {"three_tiles_fp32_MB": 3 * tile * tile * 4 / 2**20, "two_block_copies_MB": 2 * tile * d * 4 / 2**20,
+    tile, k, big = inspect.signature(R.mine).parameters["block"].default, 4, 200_000
+    # Tiles: the one being reduced, the GEMM's output and its dense copy (made before the last one is freed)
+    # and the transposed copy the backward top-k reads; each input block upcast and in the GEMM's layout.
+    arithmetic = {"four_tiles_fp32_MB": 4 * tile * tile * 4 / 2**20, "four_block_copies_MB": 4 * tile * d * 4 / 2**20,
                   "topk_tables_200k_MB": 2 * big * k * (4 + 8) / 2**20,
                   "margin_arrays_200k_MB": 4 * big * k * 8 / 2**20}
     arithmetic["total_200k_MB"] = round(sum(arithmetic.values()), 1)
