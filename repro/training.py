@@ -9,20 +9,23 @@ killed at any point and resumed ends bit-identical to an uninterrupted one on CP
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
 import shutil
-import socket
+import signal
+import tempfile
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 from safetensors.torch import load_file, load_model, save_file, save_model
+from torch.distributed.elastic.multiprocessing import DefaultLogsSpecs
+from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 from torch.nn.parallel import DistributedDataParallel
 from transformers import get_linear_schedule_with_warmup
 
@@ -357,73 +360,71 @@ def _shard(features: list[dict], rank: int, world: int) -> tuple[list[dict], flo
     return mine, len(mine) * world / len(features)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _train_parallel(model, tasks, settings, work, devices: int, kwargs: dict) -> dict:
-    """Forks `devices` workers (they inherit the built model, data and evaluate callback), trains there and
+    """Trains in `devices` DDP workers started by torchrun's launcher (``torch.distributed.launcher``, what
+    ``torchrun --standalone`` runs), forked so they inherit the built model, data and evaluate callback, then
     loads rank 0's final weights back. Rolling checkpoints hold global state only (weights, optimizer,
     sampler positions), so a stage resumes on any number of processes."""
-
     device = torch.device(kwargs["device"])
     if device.type == "cuda" and torch.cuda.device_count() < devices:
         raise ReproError(f"run.devices = {devices} but {torch.cuda.device_count()} GPU(s) are visible")
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
-    final = work / "final"
-    shutil.rmtree(final, ignore_errors=True)
-    port = _free_port()
-    ctx = mp.get_context("fork")  # CUDA is not initialised yet: the model is still on the CPU
-    procs = [ctx.Process(target=_worker, args=(r, devices, port, model, tasks, settings, work, kwargs))
-             for r in range(devices)]
-    for p in procs:
-        p.start()
-    try:
-        while any(p.is_alive() for p in procs):
-            if any(p.exitcode not in (None, 0) for p in procs):
-                break
-            time.sleep(0.05)
-    finally:
-        for p in procs:
-            if p.is_alive():
-                p.terminate()
-            p.join()
-    failed = [(r, p.exitcode) for r, p in enumerate(procs) if p.exitcode != 0]
-    if failed:
-        r, code = failed[0]
-        how = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
-        raise ReproError(f"training worker {r} of {devices} stopped ({how}); run the same command again to "
-                         "resume from the last rolling checkpoint")
-    model.load_state_dict(load_file(str(final / "model.safetensors")), strict=False)
-    summary = json.loads((final / "summary.json").read_text())
-    shutil.rmtree(final, ignore_errors=True)
-    return summary
+    final = work / "final.safetensors"
+    final.unlink(missing_ok=True)
+    # The launcher installs its own handlers (a signal stops the workers); the stages after this one keep ours.
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)}
+    with tempfile.TemporaryDirectory(prefix="repro-ddp-") as logs:
+        launch = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=devices, run_id=uuid.uuid4().hex,
+                              rdzv_backend="c10d", rdzv_endpoint="127.0.0.1:0", max_restarts=0,
+                              start_method="fork",  # CUDA is not initialised yet: the model is still on the CPU
+                              monitor_interval=0.05, logs_specs=DefaultLogsSpecs(log_dir=logs))
+        try:
+            summaries = elastic_launch(launch, _worker)(model, tasks, settings, work, kwargs)
+        except ChildFailedError as e:
+            raise ReproError(f"training worker {_failures(e, devices)}; run the same command again to resume from "
+                             "the last rolling checkpoint") from None
+        finally:
+            for sig, handler in handlers.items():
+                signal.signal(sig, handler)
+    model.load_state_dict(load_file(str(final)), strict=False)
+    final.unlink()
+    return summaries[0]
 
 
-def _worker(rank, world, port, model, tasks, settings, work, kwargs) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+def _failures(error: ChildFailedError, world: int) -> str:
+    """'1 of 2 stopped (killed by signal 9, SIGKILL)' for each failed rank."""
+    out = []
+    for rank, f in sorted(error.failures.items()):
+        if f.exitcode < 0:
+            how = f"killed by signal {-f.exitcode}, {f.signal_name()}"
+        else:
+            msg = f.message.get("message", "") if isinstance(f.message, dict) else str(f.message or "")
+            how = f"exit status {f.exitcode}" + (f": {msg.splitlines()[0]}" if msg else "")
+        out.append(f"{rank} of {world} stopped ({how})")
+    return "; ".join(out)
+
+
+def _worker(model, tasks, settings, work, kwargs) -> dict:
+    """One DDP rank; the launcher sets RANK, WORLD_SIZE, LOCAL_RANK and the rendezvous address."""
+    rank, world, local = (int(os.environ[k]) for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK"))
     device = torch.device(kwargs["device"])
     if device.type == "cuda":
-        device = torch.device("cuda", rank)
+        device = torch.device("cuda", local)
         torch.cuda.set_device(device)
     backend = "nccl" if device.type == "cuda" else "gloo"
     if device.type == "cpu":  # share the cores instead of oversubscribing them
         torch.set_num_threads(max(1, torch.get_num_threads() // world))
-    dist.init_process_group(backend, rank=rank, world_size=world)
+    dist.init_process_group(backend)
     try:
         summary = train(model, tasks, settings, work, **{**kwargs, "device": device})
         if rank == 0:
-            final = Path(work) / "final"
-            final.mkdir(parents=True, exist_ok=True)
             state = {k: v.detach().cpu().contiguous() for k, v in _dedup(model.state_dict()).items()}
-            save_file(state, str(final / "model.safetensors"))
-            (final / "summary.json").write_text(json.dumps(summary))
+            save_file(state, str(Path(work) / "final.safetensors"))
         dist.barrier()
     finally:
         dist.destroy_process_group()
+    return summary
 
 
 def _dedup(state: dict) -> dict:

@@ -38,7 +38,7 @@ def test_two_processes_match_one_with_the_same_global_batch(single, tmp_path):
     assert s_two["steps"] == s_one["steps"] == 4
     assert s_two["losses"] == pytest.approx(s_one["losses"], rel=1e-4)
     assert _close(one, two)
-    assert not (tmp_path / "final").exists()  # rank 0's hand-over files are cleaned up
+    assert not (tmp_path / "final.safetensors").exists()  # rank 0's hand-over file is cleaned up
 
 
 def test_killed_two_process_run_resumes_on_one_process(single, tmp_path, monkeypatch):
