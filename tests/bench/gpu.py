@@ -4,7 +4,7 @@
 
 One short script (a few minutes on one card; random weights, no downloads):
 P1  sentence-embedding extraction, XLM-R-base-shaped, Tatoeba-like lengths: anchor fp32 in file order,
-    batch 100; ours length-sorted + bf16 autocast; top-1 agreement and minimum cosine.
+    batch 100; ours length-sorted in fp32 and with bf16 autocast; top-1 agreement and minimum cosine.
 P3  target fine-tuning tokens/s through repro.training.train (XLM-R-base-shaped, XNLI-like lengths):
     anchor fp32 random order; ours bf16 + length-grouped batches (goal ≥ 2.5x).
 P5  XLM-R-Large-shaped training step in bf16 at the paper's per-step batch (4 x 256 tokens, and 32 x 256 =
