@@ -161,8 +161,9 @@ def embed_sentences(
       padding; ``"cls"`` = position 0.
     * ``sort_by_length=True`` forms batches from length-sorted sentences, longest first, under a token budget of
       ``batch_size`` x the longest sentence, none padding a row by more than a quarter (fewer padded tokens,
-      fewer batches, no batch larger in memory than the first) and un-permutes the rows afterwards; ``False`` is the reference behaviour (``batch_size``
-      sentences per batch in file order). Both give the same rows up to float rounding.
+      fewer batches, no batch larger in memory than the first) and un-permutes the rows afterwards; ``False``
+      is the reference behaviour (``batch_size`` sentences per batch in file order). Both give the same rows
+      up to float rounding.
     * ``max_length`` is also capped at the model's position capacity (no-op for XLM-R's 512).
     * ``dtype``: optional autocast dtype (e.g. ``torch.bfloat16``); ``None`` = float32 throughout.
     """
