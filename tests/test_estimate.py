@@ -33,3 +33,25 @@ def test_bad_calibration_file_is_one_line_exit_2(tmp_path):
     bad.write_text('{"mfu": 0.4}')
     proc = repro("plan", "--profile", "paper", "--estimate", "--calibration", bad, check=False)
     assert proc.returncode == 2 and "peak_flops" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_gpu_benchmark_script_runs_and_its_calibration_is_read(tmp_path):
+    """tests/bench/gpu.py has never had a GPU here: --quick runs every code path on small shapes on the CPU,
+    so the script is known to run, and the calibration it writes is one `plan --estimate` accepts."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parent / "bench" / "gpu.py"
+    spec = importlib.util.spec_from_file_location("gpu_bench", path)
+    gpu = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gpu)
+    out, cal = tmp_path / "bench-gpu.json", tmp_path / "calibration.json"
+    assert gpu.main(["--quick", "--peak-flops", "1e12", "--out", str(out), "--calibration", str(cal)]) == 0
+    results = json.loads(out.read_text())
+    assert {"P1", "P3", "P5"} <= set(results) and results["machine"]["quick"] is True
+    assert all(v["tokens_per_s"] > 0 and 0 < v["mfu"] for v in results["P5"].values())
+    assert results["P1"]["bfloat16"]["agreement"]["queries"] > 0
+    written = json.loads(cal.read_text())
+    assert written["measured"] is False and "not a measurement" in written["source"]
+    estimate = repro("plan", "--profile", "paper", "--estimate", "--calibration", cal).stdout
+    assert "not a measurement" in estimate and "whole grid:" in estimate

@@ -2,6 +2,9 @@
 
     python tests/bench/gpu.py --out bench-gpu.json --calibration calibration.json
 
+(`--quick`: small shapes on whatever device there is, the CPU included; tests/test_estimate.py runs it so the
+script is known to work before a GPU is at hand. Its figures are not measurements.)
+
 One short script (a few minutes on one card; random weights, no downloads):
 P1  sentence-embedding extraction, XLM-R-base-shaped, Tatoeba-like lengths: anchor fp32 in file order,
     batch 100; ours length-sorted in fp32 and with bf16 autocast; top-1 agreement and minimum cosine.
@@ -36,45 +39,54 @@ def peak_flops(name: str) -> float | None:
     return None
 
 
-def large_shaped():
+def large_shaped(quick: bool = False):
+    """XLM-R Large's shape (24 x 1024, 250k vocabulary); ``quick``: a 2 x 128 stand-in for a check on CPU."""
     from transformers import XLMRobertaConfig, XLMRobertaForSequenceClassification
 
-    cfg = XLMRobertaConfig(vocab_size=250_002, hidden_size=1024, num_hidden_layers=24, num_attention_heads=16,
-                           intermediate_size=4096, max_position_embeddings=514, num_labels=3,
-                           attn_implementation="sdpa")
+    shape = dict(vocab_size=1000, hidden_size=128, num_hidden_layers=2, num_attention_heads=2, intermediate_size=512) \
+        if quick else dict(vocab_size=250_002, hidden_size=1024, num_hidden_layers=24, num_attention_heads=16,
+                           intermediate_size=4096)
+    cfg = XLMRobertaConfig(**shape, max_position_embeddings=514, num_labels=3, attn_implementation="sdpa")
     return XLMRobertaForSequenceClassification(cfg)
 
 
-def p5(device, peak: float | None, steps: int = 10) -> dict:
-    model = large_shaped().to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-5, fused=True)
-    layers, d, ffn = 24, 1024, 4096
+def _sync(device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def p5(device, peak: float | None, steps: int = 10, quick: bool = False) -> dict:
+    model = large_shaped(quick).to(device)
+    cfg = model.config
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-5, fused=device.type == "cuda")
+    layers, d, ffn = cfg.num_hidden_layers, cfg.hidden_size, cfg.intermediate_size
     non_embedding = layers * (4 * d * d + 2 * d * ffn)
     out = {}
-    for batch, seq in ((4, 256), (32, 256)):
-        ids = torch.randint(5, 250_000, (batch, seq), device=device)
+    for batch, seq in ((2, 32), (4, 32)) if quick else ((4, 256), (32, 256)):
+        ids = torch.randint(5, cfg.vocab_size - 2, (batch, seq), device=device)
         labels = torch.randint(0, 3, (batch,), device=device)
-        torch.cuda.reset_peak_memory_stats(device)
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
 
         def step():
-            with torch.autocast("cuda", dtype=torch.bfloat16):
+            with torch.autocast(device.type, dtype=torch.bfloat16):
                 loss = model(input_ids=ids, labels=labels).loss
             loss.backward()
             opt.step()
             opt.zero_grad(set_to_none=True)
         for _ in range(3):
             step()
-        torch.cuda.synchronize(device)
+        _sync(device)
         t0 = time.perf_counter()
         for _ in range(steps):
             step()
-        torch.cuda.synchronize(device)
+        _sync(device)
         dt = (time.perf_counter() - t0) / steps
         tokens = batch * seq
         flops = tokens * (6 * non_embedding + 12 * layers * d * seq)
+        memory = round(torch.cuda.max_memory_allocated(device) / 2**30, 2) if device.type == "cuda" else None
         out[f"{batch}x{seq}"] = {"tokens_per_s": round(tokens / dt), "step_s": round(dt, 4),
-                                 "mfu": round(flops / dt / peak, 4) if peak else None,
-                                 "peak_memory_GiB": round(torch.cuda.max_memory_allocated(device) / 2**30, 2)}
+                                 "mfu": round(flops / dt / peak, 4) if peak else None, "peak_memory_GiB": memory}
     return out
 
 
@@ -83,28 +95,33 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="bench-gpu.json")
     p.add_argument("--calibration", default="calibration.json")
     p.add_argument("--peak-flops", type=float, default=None, help="the card's dense bf16 peak, if not known")
+    p.add_argument("--quick", action="store_true",
+                   help="small shapes on any device, CPU included: a check that the script runs, not a measurement")
     a = p.parse_args(argv)
-    if not torch.cuda.is_available():
-        print("no CUDA device visible; this benchmark needs a GPU", file=sys.stderr)
+    if not torch.cuda.is_available() and not a.quick:
+        print("no CUDA device visible; this benchmark needs a GPU (--quick checks the script on CPU)", file=sys.stderr)
         return 2
-    device = torch.device("cuda")
-    torch.backends.cuda.matmul.allow_tf32 = True
-    name = torch.cuda.get_device_name(device)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
     peak = a.peak_flops or peak_flops(name)
-    results = {"machine": {"gpu": name, "peak_bf16_flops": peak, "torch": torch.__version__,
-                           "cuda": torch.version.cuda}}
-    results["P5"] = p5(device, peak)
+    results = {"machine": {"device": name, "peak_bf16_flops": peak, "torch": torch.__version__,
+                           "cuda": torch.version.cuda, "quick": a.quick}}
+    results["P5"] = p5(device, peak, steps=2 if a.quick else 10, quick=a.quick)
     print("P5", json.dumps(results["P5"]), flush=True)
-    results["P1"] = perf.p1_gpu(device)
+    results["P1"] = perf.p1_gpu(device, n=30 if a.quick else 1000)
     print("P1", json.dumps(results["P1"]), flush=True)
-    results["P3"] = perf.p3(2048, batch=32, device=device, hidden=768, layers=12, precision="bf16")
+    results["P3"] = (perf.p3(64, batch=16, device=device, hidden=64, layers=2, precision="bf16") if a.quick else
+                     perf.p3(2048, batch=32, device=device, hidden=768, layers=12, precision="bf16"))
     print("P3", json.dumps(results["P3"]), flush=True)
     Path(a.out).write_text(json.dumps(results, indent=2) + "\n")
     best = max((v for v in results["P5"].values() if v["mfu"]), key=lambda v: v["mfu"], default=None)
     if best and peak:
-        cal = {"device": name, "peak_flops": peak, "mfu": best["mfu"], "measured": True,
-               "train_tokens_per_s_xlmr_large": best["tokens_per_s"],
-               "source": f"measured by tests/bench/gpu.py on {name} (XLM-R-Large-shaped bf16 step)"}
+        what = "a --quick check, not a measurement" if a.quick else "XLM-R-Large-shaped bf16 step"
+        cal = {"device": name, "peak_flops": peak, "mfu": best["mfu"], "measured": not a.quick,
+               "train_tokens_per_s_xlmr_large": None if a.quick else best["tokens_per_s"],
+               "source": f"measured by tests/bench/gpu.py on {name} ({what})"}
         Path(a.calibration).write_text(json.dumps(cal, indent=2) + "\n")
         print(f"wrote {a.calibration}")
     print(f"wrote {a.out}")
