@@ -17,7 +17,6 @@ baseline target cells keep their probe features (keep_cka_features) while the mo
 """
 from __future__ import annotations
 
-import io
 import json
 import shutil
 from pathlib import Path
@@ -26,13 +25,13 @@ import numpy as np
 
 from repro.analysis import core, examples, ladder, measures as ms, report
 from repro.analysis.tables import gains_of
-from repro.atomic import fsync_dir, sha256_text, write_bytes, write_json
+from repro.atomic import fsync_dir, sha256_text, write_json
 from repro.config import task_settings
 from repro.engine import MANIFEST, Stage, stage_dir
 from repro.heads import get_head
 from repro.modeling import load_encoder, load_tokenizer, pick_device
 from repro.phases.common import examples_path, head_settings, prepared_languages, read_examples, set_seed
-from repro.retrieval import resolve_layer
+from repro.retrieval import load_embeddings, resolve_layer, save_embeddings
 from repro.tasks import get_task
 
 RETRIEVAL = ("bucc2018", "tatoeba")
@@ -100,10 +99,8 @@ def keep_cka_features(out: Path, encoder, tok, prep, config: dict, device) -> No
     """Called by a baseline target cell while its model exists (it is deleted after prediction): the
     target-tuned encoder's probe features, float16, all that M5 needs of it."""
     a = config["analysis"]
-    buf = io.BytesIO()
-    np.save(buf, probe_features(encoder, tok, cka_probes(prep, a["cka_probes"], a["seed"]), config, device)
-            .astype(np.float16))
-    write_bytes(out / CKA_FILE, buf.getvalue())
+    save_embeddings(out / CKA_FILE, probe_features(encoder, tok, cka_probes(prep, a["cka_probes"], a["seed"]),
+                                                   config, device))
 
 
 def cka_stage(config, encoders: dict[str, Stage], baseline_cells: dict[str, Stage], prepared: dict) -> Stage:
@@ -119,7 +116,7 @@ def cka_stage(config, encoders: dict[str, Stage], baseline_cells: dict[str, Stag
             model, tok, device, _ = _open_encoder(config, ctx.dep(st.id) / "encoder")
             feats[name] = {t: probe_features(model, tok, probes[t], config, device) for t in baseline_cells}
         for t, cell in baseline_cells.items():
-            y = np.load(ctx.dep(cell.id) / CKA_FILE).astype(np.float32)
+            y = load_embeddings(ctx.dep(cell.id) / CKA_FILE).astype(np.float32)
             base = ms.linear_cka(feats["baseline"][t], y)
             for name in encoders:
                 if name != "baseline":

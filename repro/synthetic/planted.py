@@ -5,9 +5,9 @@ Target: a sentence is labelled 1 when it contains one of the target's cue words.
 at distance d_k in [0, 1] (d = 0: the target's own rule and vocabulary) shares a fraction 1 - d_k of
 the target's cue words (the rest of its cues are words the target treats as filler, so the two rules
 conflict there) and draws a fraction 1 - d_k of its filler words from the target's vocabulary (the rest
-from a disjoint one). So both the labelling rule and the
-input distribution drift away from the target as d grows; a measure that tracks transferability
-should order the family by d, and training on a closer task should help the target more.
+from a disjoint one). So both the labelling rule and the input distribution drift away from the target
+as d grows; a measure that tracks transferability should order the family by d, and training on a closer
+task should help the target more.
 """
 from __future__ import annotations
 

@@ -55,9 +55,10 @@ def machine() -> dict:
 
 def cpu_has_bf16() -> bool:
     try:
-        return "avx512_bf16" in Path("/proc/cpuinfo").read_text() or "amx_bf16" in Path("/proc/cpuinfo").read_text()
+        flags = Path("/proc/cpuinfo").read_text()
     except OSError:
         return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def timed(fn):
@@ -234,17 +235,20 @@ def bucc_like(n: int, d: int, seed: int = 5):
     return R.normalize(x), R.normalize(y[rng.permutation(n)])
 
 
+def faiss_knn(x, y, k):
+    """Exact inner-product k-NN of the rows of x among those of y with faiss IndexFlatIP: (sims, indices)."""
+    import faiss
+
+    index = faiss.IndexFlatIP(y.shape[1])
+    index.add(y)
+    return index.search(x, k)
+
+
 def faiss_mine(x, y, k):
     """The anchor: XTREME/LASER's recipe with faiss IndexFlatIP, both directions, ratio margin, forward and
     backward best candidates."""
-    import faiss
-
-    def search(a, b):
-        index = faiss.IndexFlatIP(b.shape[1])
-        index.add(b)
-        return index.search(a, k)
-    x2y_sim, x2y_ind = search(x, y)
-    y2x_sim, y2x_ind = search(y, x)
+    x2y_sim, x2y_ind = faiss_knn(x, y, k)
+    y2x_sim, y2x_ind = faiss_knn(y, x, k)
     fm, bm = x2y_sim.astype(np.float64).mean(1), y2x_sim.astype(np.float64).mean(1)
     fs = x2y_sim / ((fm[:, None] + bm[x2y_ind]) / 2)
     bs = y2x_sim / ((bm[:, None] + fm[y2x_ind]) / 2)

@@ -12,10 +12,10 @@ benchmark group so the report shows them side by side; the optimised test also t
 from __future__ import annotations
 
 import os
-import time
 
 import numpy as np
 import pytest
+from perf import faiss_knn, padded_tokens, timed  # tests/bench/perf.py: the same anchors and counts as bench.json
 
 from repro import retrieval as R
 from repro.synthetic.lexicon import ENGLISH, translate
@@ -52,12 +52,6 @@ def unit_vectors():
     return x, y
 
 
-def _once(fn):
-    t0 = time.perf_counter()
-    result = fn()
-    return time.perf_counter() - t0, result
-
-
 # ------------------------------------------------------------------------------------------------ (a) extraction
 
 def _embed(model, tok, sents, sort):
@@ -65,13 +59,9 @@ def _embed(model, tok, sents, sort):
     return R.embed_sentences(model, tok, sents, layer=layer, batch_size=EMBED_BATCH, sort_by_length=sort)
 
 
-def _padded_tokens(tok, sents, sort):
-    lens = np.array([len(ids) + 2 for ids in tok([s.strip() for s in sents], add_special_tokens=False)["input_ids"]])
-    if sort:
-        batches = list(R._token_budget_batches(np.argsort(-lens, kind="stable"), lens, EMBED_BATCH))
-    else:
-        batches = list(R._batches(np.arange(len(lens)), EMBED_BATCH))
-    return int(sum(lens[b].max() * len(b) for b in batches))
+def _padded_tokens(model, tok, sents, sort):
+    lengths = R._encode(tok, sents, R._effective_max_length(model, 512))[2]
+    return padded_tokens(lengths, EMBED_BATCH)["ours" if sort else "anchor"]
 
 
 @pytest.fixture(scope="module")
@@ -94,14 +84,14 @@ def test_bench_embed_sorted(benchmark, encoder, sentences):
     name, (model, tok) = encoder
     benchmark.group = f"retrieval-embed-512-{name}"
     _embed(model, tok, sentences[:EMBED_BATCH], True)  # warm-up
-    t_ref, ref = _once(lambda: _embed(model, tok, sentences, False))
-    t_opt, opt = _once(lambda: _embed(model, tok, sentences, True))
+    t_ref, ref = timed(lambda: _embed(model, tok, sentences, False))
+    t_opt, opt = timed(lambda: _embed(model, tok, sentences, True))
     np.testing.assert_allclose(opt, ref, atol=1e-5, rtol=1e-5)
     benchmark.extra_info.update(
         speedup_vs_reference=round(t_ref / t_opt, 3),
         reference_s=round(t_ref, 4), optimized_s=round(t_opt, 4),
-        padded_tokens=_padded_tokens(tok, sentences, True),
-        padded_tokens_reference=_padded_tokens(tok, sentences, False),
+        padded_tokens=_padded_tokens(model, tok, sentences, True),
+        padded_tokens_reference=_padded_tokens(model, tok, sentences, False),
     )
     benchmark.pedantic(_embed, args=(model, tok, sentences, True), rounds=3, iterations=1, warmup_rounds=0)
 
@@ -109,7 +99,7 @@ def test_bench_embed_sorted(benchmark, encoder, sentences):
 def test_bench_embed_file_order_reference(benchmark, encoder, sentences):
     name, (model, tok) = encoder
     benchmark.group = f"retrieval-embed-512-{name}"
-    benchmark.extra_info["padded_tokens"] = _padded_tokens(tok, sentences, False)
+    benchmark.extra_info["padded_tokens"] = _padded_tokens(model, tok, sentences, False)
     benchmark.pedantic(_embed, args=(model, tok, sentences, False), rounds=3, iterations=1, warmup_rounds=0)
 
 
@@ -123,23 +113,15 @@ def _same_neighbours(a, b):
     assert diff.mean() < 1e-3, f"{diff.sum()} neighbour indices differ"
 
 
-def _faiss_knn(x, y, k):
-    import faiss
-
-    index = faiss.IndexFlatIP(y.shape[1])
-    index.add(y)
-    return index.search(x, k)
-
-
 @pytest.mark.benchmark(group="retrieval-knn-4000x4000-d256-k4")
 def test_bench_knn_torch(benchmark, unit_vectors):
     faiss = pytest.importorskip("faiss", reason="the anchor is faiss IndexFlatIP (`tox -e bench` installs faiss-cpu)")
     faiss.omp_set_num_threads(__import__("torch").get_num_threads())
     x, y = unit_vectors
     R.knn(x[:256], y, KNN_K)  # warm-up
-    _faiss_knn(x[:256], y, KNN_K)
-    t_ref, ref = _once(lambda: _faiss_knn(x, y, KNN_K))
-    t_opt, opt = _once(lambda: R.knn(x, y, KNN_K))
+    faiss_knn(x[:256], y, KNN_K)
+    t_ref, ref = timed(lambda: faiss_knn(x, y, KNN_K))
+    t_opt, opt = timed(lambda: R.knn(x, y, KNN_K))
     _same_neighbours(opt, ref)
     benchmark.extra_info.update(speedup_vs_faiss=round(t_ref / t_opt, 3),
                                 faiss_s=round(t_ref, 4), optimized_s=round(t_opt, 4))
@@ -150,4 +132,4 @@ def test_bench_knn_torch(benchmark, unit_vectors):
 def test_bench_knn_faiss_anchor(benchmark, unit_vectors):
     pytest.importorskip("faiss", reason="the anchor is faiss IndexFlatIP (`tox -e bench` installs faiss-cpu)")
     x, y = unit_vectors
-    benchmark.pedantic(_faiss_knn, args=(x, y, KNN_K), rounds=3, iterations=1, warmup_rounds=0)
+    benchmark.pedantic(faiss_knn, args=(x, y, KNN_K), rounds=3, iterations=1, warmup_rounds=0)
