@@ -261,23 +261,31 @@ class _RunningTopK:
         self.values = torch.full((n, k), -torch.inf, device=device)
         self.index = torch.full((n, k), -1, dtype=torch.long, device=device)
 
-    def update(self, rows: slice, sims: torch.Tensor, offset: int) -> None:
-        """``sims`` [len(rows), m]: similarities of these rows to candidates ``offset … offset + m - 1``."""
-        values, index = self.values[rows], self.index[rows]  # views: updated in place
+    def update(self, rows: slice, sims: torch.Tensor, offset: int, transposed: torch.Tensor | None = None) -> None:
+        """``sims`` [len(rows), m]: similarities of these rows to candidates ``offset … offset + m - 1``.
+
+        ``sims`` may be a transposed view (the backward direction of one tile). Then ``transposed``, a
+        contiguous buffer at least its size, receives a copy when many rows are live: a top-k along the
+        strided rows of a view is several times slower than the copy."""
+        values = self.values[rows]
         kk = min(self.k, sims.shape[1])
         # Rows whose block maximum cannot enter their current top-k skip the top-k of this block
-        # (after the first blocks, almost all): a max is a cheap scan, a top-k is not.
+        # (after the first blocks, almost all): a max is a cheap scan, a top-k is not. On a transposed view
+        # the max runs down contiguous columns, so the backward direction needs no copy of the tile for it.
         live = sims.amax(dim=1) > values[:, -1]
         sel = live.nonzero().squeeze(1)
         if len(sel) == 0:
             return
         if 4 * len(sel) > sims.shape[0]:  # over a quarter of the rows live: selecting them copies much of the tile
+            if transposed is not None:
+                sims = transposed[:sims.shape[0], :sims.shape[1]].copy_(sims)
             v, i = torch.topk(sims, kk, dim=1, largest=True, sorted=True)
             v, i = v.index_select(0, sel), i.index_select(0, sel)
         else:
-            v, i = torch.topk(sims.index_select(0, sel), kk, dim=1, largest=True, sorted=True)
+            v, i = torch.topk(sims.index_select(0, sel).contiguous(), kk, dim=1, largest=True, sorted=True)
         # Candidates already held come first: on equal values the earlier column wins, i.e. the lower
         # index (blocks arrive in index order), as faiss IndexFlatIP's results do.
+        index = self.index[rows]  # views: updated in place
         v = torch.cat([values.index_select(0, sel), v], dim=1)
         i = torch.cat([index.index_select(0, sel), i + offset], dim=1)
         best_v, pos = _stable_topk(v, self.k)
@@ -291,28 +299,29 @@ def _stable_topk(v: torch.Tensor, k: int):
     return torch.gather(v, 1, order), order
 
 
-# The op behind torch.utils.mkldnn.MkldnnLinear: oneDNN's fp32 GEMM (full fp32 products like BLAS's; only the
-# accumulation order differs). None where this torch build lacks oneDNN.
-_ONEDNN_LINEAR = (getattr(torch._C._nn, "mkldnn_linear", None)
+# oneDNN's fp32 linear on dense tensors (the op torch.compile's CPU backend emits for nn.Linear): full fp32
+# products like BLAS's, only the accumulation order differs, and its output is an ordinary dense tensor. None
+# where this torch build lacks oneDNN or the op.
+_ONEDNN_LINEAR = (getattr(torch.ops.mkldnn, "_linear_pointwise", None)
                   if torch.backends.mkldnn.is_available() else None)
 
 
-def _tile_products(device: torch.device):
-    """``(layout, product)``: similarity tiles are ``product(layout(rows), layout(cols))`` = ``rows @ cols.T``.
+def _tile_product(device: torch.device):
+    """``product(rows, cols)`` = ``rows @ cols.T``, one similarity tile.
 
-    On CPU the tiles go through oneDNN (each block converted once to its layout): about 1.5x the GEMM behind
-    ``F.linear``/``mm`` (MKL) on the AMD machine tests/bench/perf.py P2 ran on, with identical candidates
-    (tests/test_retrieval.py compares the two). Elsewhere, or without oneDNN, plain ``F.linear``."""
+    On CPU through oneDNN: 1.5x the MKL GEMM behind ``F.linear``/``mm`` on an AVX-512 AMD EPYC, 1.1x on an
+    AVX2 one (tests/bench/perf.py P2), with the same neighbours (tests/test_retrieval.py compares the two).
+    Elsewhere, or without oneDNN, plain ``F.linear``."""
     if device.type == "cpu" and _ONEDNN_LINEAR is not None:
-        return (lambda b: b.contiguous().to_mkldnn()), (lambda a, b: _ONEDNN_LINEAR(a, b, None).to_dense())
-    return (lambda b: b), torch.nn.functional.linear
+        return lambda a, b: _ONEDNN_LINEAR(a.contiguous(), b.contiguous(), None, "none", [], "")
+    return torch.nn.functional.linear
 
 
 def _search(x, y, k: int, both: bool, block: int, device, normalized: bool):
     """Exact inner-product top-k of the rows of ``x`` among ``y`` (and, with ``both``, of ``y`` among ``x``),
-    computing each ``block × block`` similarity tile once. Memory: the inputs, three tiles (the last one, the
-    GEMM's output and its dense copy) and a transposed one, two running top-k tables ((N + M) · k · 12 bytes)
-    and two copies each of two input blocks (upcast/normalised, and in the GEMM's layout)."""
+    computing each ``block × block`` similarity tile once. Memory: the inputs, two tiles (the GEMM's output and
+    the last one) and a transposed one, two running top-k tables ((N + M) · k · 12 bytes) and at most four
+    block copies (upcast and normalised, the last block's still held)."""
     xt, yt = _as_tensor(x), _as_tensor(y)
     n, m = xt.shape[0], yt.shape[0]
     device = torch.device(device)
@@ -321,22 +330,18 @@ def _search(x, y, k: int, both: bool, block: int, device, normalized: bool):
     if n == 0 or m == 0 or k <= 0:
         return fwd, bwd
     prep = (lambda b: b.to(device).float()) if normalized else (lambda b: _unit(b.to(device)))
-    # Row reductions of a transposed view are strided and several times slower than a copy into a buffer
-    # kept for the whole search (one more tile in memory besides the similarity tile itself).
+    # The backward direction's copy of a transposed tile, kept for the whole search (see _RunningTopK.update).
     tile_t = torch.empty((min(block, m), min(block, n)), device=device) if both else None
-    layout, product = _tile_products(device)
+    product = _tile_product(device)
     with torch.inference_mode():
         for i0 in range(0, n, block):
             xb = prep(xt[i0:i0 + block])
-            xl = layout(xb)
             for j0 in range(0, m, block):
                 yb = prep(yt[j0:j0 + block])
-                s = product(xl, layout(yb))
+                s = product(xb, yb)
                 fwd.update(slice(i0, i0 + xb.shape[0]), s, j0)
                 if bwd is not None:
-                    s_t = tile_t[:yb.shape[0], :xb.shape[0]]
-                    s_t.copy_(s.t())
-                    bwd.update(slice(j0, j0 + yb.shape[0]), s_t, i0)
+                    bwd.update(slice(j0, j0 + yb.shape[0]), s.t(), i0, transposed=tile_t)
     return fwd, bwd
 
 

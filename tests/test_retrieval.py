@@ -278,7 +278,7 @@ def test_mine_matches_brute_force_for_every_block_size(block, margin):
     assert found.bwd_tgt.tolist() == list(range(41))
 
 
-@pytest.mark.skipif(R._ONEDNN_LINEAR is None, reason="this torch build has no oneDNN")
+@pytest.mark.skipif(R._ONEDNN_LINEAR is None, reason="this torch build has no oneDNN linear")
 @pytest.mark.parametrize("block", [5, 64])
 def test_onednn_tiles_give_the_same_neighbours_as_f_linear(block, monkeypatch):
     rng = np.random.default_rng(12)
