@@ -282,7 +282,8 @@ class _RunningTopK:
             v, i = torch.topk(sims, kk, dim=1, largest=True, sorted=True)
             v, i = v.index_select(0, sel), i.index_select(0, sel)
         else:
-            v, i = torch.topk(sims.index_select(0, sel).contiguous(), kk, dim=1, largest=True, sorted=True)
+            # index_select copies the live rows into a contiguous tensor, from a transposed view too.
+            v, i = torch.topk(sims.index_select(0, sel), kk, dim=1, largest=True, sorted=True)
         # Candidates already held come first: on equal values the earlier column wins, i.e. the lower
         # index (blocks arrive in index order), as faiss IndexFlatIP's results do.
         index = self.index[rows]  # views: updated in place
@@ -309,8 +310,9 @@ _ONEDNN_LINEAR = (getattr(torch.ops.mkldnn, "_linear_pointwise", None)
 def _tile_product(device: torch.device):
     """``product(rows, cols)`` = ``rows @ cols.T``, one similarity tile.
 
-    On CPU through oneDNN: 1.5x the MKL GEMM behind ``F.linear``/``mm`` on an AVX-512 AMD EPYC, 1.1x on an
-    AVX2 one (tests/bench/perf.py P2), with the same neighbours (tests/test_retrieval.py compares the two).
+    On CPU through oneDNN: 1.5x the MKL GEMM behind ``F.linear``/``mm`` on an AVX-512 AMD EPYC (measured
+    through ``mkldnn_linear``, whose products this op matches bit for bit), 1.1x on an AVX2 one inside the
+    mining loop (tests/bench/perf.py P2), with the same neighbours (tests/test_retrieval.py compares the two).
     Elsewhere, or without oneDNN, plain ``F.linear``."""
     if device.type == "cpu" and _ONEDNN_LINEAR is not None:
         return lambda a, b: _ONEDNN_LINEAR(a.contiguous(), b.contiguous(), None, "none", [], "")
