@@ -293,6 +293,57 @@ def test_onednn_tiles_give_the_same_neighbours_as_f_linear(block, monkeypatch):
     assert onednn.tgt.tolist() == plain.tgt.tolist()
 
 
+def _count_paths(monkeypatch):
+    """Counts the tiles the chunk filter took and those it left to the exhaustive test."""
+    calls = {"tiles": 0, "exhaustive": 0}
+    tile, exhaustive = R._tile_candidates, R._exhaustive_candidates
+
+    def counted_tile(*a):
+        calls["tiles"] += 1
+        return tile(*a)
+
+    def counted_exhaustive(*a):
+        calls["exhaustive"] += 1
+        return exhaustive(*a)
+    monkeypatch.setattr(R, "_tile_candidates", counted_tile)
+    monkeypatch.setattr(R, "_exhaustive_candidates", counted_exhaustive)
+    return calls
+
+
+@pytest.mark.parametrize("chunk", [3, 8, 64])
+@pytest.mark.parametrize("block", [50, 128])
+def test_chunk_filter_gives_the_brute_force_neighbours_both_ways(chunk, block, monkeypatch):
+    monkeypatch.setattr(R, "_CHUNK", chunk)
+    calls = _count_paths(monkeypatch)
+    rng = np.random.default_rng(chunk + block)
+    x, y = rng.standard_normal((310, 24)), rng.standard_normal((257, 24))  # partial last tiles and chunks
+    x[:60] = y[:60] + 0.5 * rng.standard_normal((60, 24))
+    found = R.mine(x, y, k=4, block=block)
+    tgt, score, bwd_idx = _brute_mine(x, y, 4, "ratio")
+    assert found.tgt.tolist() == tgt.tolist()
+    assert found.bwd_knn[1].tolist() == bwd_idx.tolist()
+    np.testing.assert_allclose(found.score, score, rtol=1e-5, atol=1e-6)
+    if block >= 32 * chunk:  # 32 chunks per tile row or more, as at full size: the filter takes most tiles
+        assert calls["exhaustive"] < calls["tiles"] / 4
+
+
+@pytest.mark.parametrize("chunk", [2, 5])
+def test_chunk_filter_breaks_ties_to_the_lower_index(chunk, monkeypatch):
+    """Small integer vectors: many exactly equal products, within a chunk, across chunks and across tiles."""
+    monkeypatch.setattr(R, "_CHUNK", chunk)
+    calls = _count_paths(monkeypatch)
+    rng = np.random.default_rng(chunk)
+    x = rng.integers(-2, 3, (90, 5)).astype(np.float32)
+    y = rng.integers(-2, 3, (70, 5)).astype(np.float32)
+    for block in (16, 33):
+        sims, idx = R.knn(x, y, 4, block=block)
+        ref_sims, ref_idx = R.knn_reference(x, y, 4)
+        assert idx.tolist() == ref_idx.tolist() and sims.tolist() == ref_sims.tolist()
+        bwd = R.mine(x, y, k=3, block=block, normalized=True).bwd_knn[1]
+        assert bwd.tolist() == R.knn_reference(y, x, 3)[1].tolist()
+    assert calls["exhaustive"] < calls["tiles"]
+
+
 def test_mine_accepts_torch_and_float16_and_caps_k():
     rng = np.random.default_rng(4)
     x, y = rng.standard_normal((9, 8)).astype(np.float16), rng.standard_normal((3, 8)).astype(np.float16)
