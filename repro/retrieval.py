@@ -281,11 +281,16 @@ def _tile_candidates(sims: torch.Tensor, thr: torch.Tensor, k: int, width: int):
         rest = sims[:, c * width:].amax(dim=1) if rowwise else sims.t()[c * width:].amax(dim=0)
         chunk_max = torch.cat([chunk_max, rest[:, None]], dim=1)
     n_chunks = chunk_max.shape[1]
-    if n_chunks >= k:
-        floor = torch.topk(chunk_max, k, dim=1, sorted=False).values.amin(dim=1)
-        live = (chunk_max > thr[:, None]) & (chunk_max >= floor[:, None])
-        pairs = live.nonzero()
-    if n_chunks < k or 4 * len(pairs) > live.numel():
+    if n_chunks < k:
+        return _exhaustive_candidates(sims, thr, k)
+    # One bound per row: "> thr" is ">= the next float above thr". The chunk floor only matters while a row
+    # holds fewer than k entries (its first tile): after that, thr is the best of more entries than it.
+    bound = torch.nextafter(thr, thr.new_tensor(torch.inf))
+    if bool(torch.isneginf(thr).any()):
+        bound = torch.maximum(bound, torch.topk(chunk_max, k, dim=1, sorted=False).values.amin(dim=1))
+    live = chunk_max >= bound[:, None]
+    pairs = live.nonzero()
+    if 4 * len(pairs) > live.numel():
         return _exhaustive_candidates(sims, thr, k)
     rows, chunks = pairs.unbind(1)
     in_main = chunks < c
@@ -295,7 +300,7 @@ def _tile_candidates(sims: torch.Tensor, thr: torch.Tensor, k: int, width: int):
         if len(rs) == 0:
             continue
         seg = sims[rs, c * width:] if last else main[rs, cs]  # [live chunks, width]: copies of the few read again
-        at, off = ((seg > thr[rs, None]) & (seg >= floor[rs, None])).nonzero().unbind(1)
+        at, off = (seg >= bound[rs, None]).nonzero().unbind(1)
         found.append((rs[at], c * width + off if last else cs[at] * width + off, seg[at, off]))
     if not found:  # no live chunk holds an entry that passes both tests
         return rows[:0], rows[:0], sims.new_zeros(0)
@@ -305,6 +310,13 @@ def _tile_candidates(sims: torch.Tensor, thr: torch.Tensor, k: int, width: int):
         order = torch.argsort(rows, stable=True)
         rows, cols, vals = rows[order], cols[order], vals[order]
     return rows, cols, vals
+
+
+def _descending_key(v: torch.Tensor) -> torch.Tensor:
+    """int64 keys in [0, 2**32) whose ascending order is the descending order of the float32 values ``v``
+    (IEEE-754 bits of -v made monotonic; -0.0 and 0.0 get one key, as they compare equal; no NaN)."""
+    bits = (0.0 - v).view(torch.int32).to(torch.int64)  # 0.0 - v: +0.0 for both zeros
+    return torch.where(bits >= 0, bits + 2**31, -1 - bits)
 
 
 def _exhaustive_candidates(sims: torch.Tensor, thr: torch.Tensor, k: int):
@@ -326,7 +338,7 @@ class _RunningTopK:
         """``sims`` [len(rows), m]: similarities of these rows to candidates ``offset … offset + m - 1``; a
         transposed view for the backward direction of a tile. Merges the entries that can enter (see
         _tile_candidates) into the held top-k of their rows: by value descending, then by index ascending
-        (faiss IndexFlatIP's order on ties)."""
+        (a stable sort's order; faiss IndexFlatIP promises none among exact ties)."""
         values, index = self.values[rows], self.index[rows]  # views: updated in place
         cand_rows, cols, vals = _tile_candidates(sims, values[:, -1], self.k, _CHUNK)
         if len(cand_rows) == 0:
@@ -336,10 +348,10 @@ class _RunningTopK:
         owner = torch.cat([torch.arange(len(held), device=sims.device).repeat_interleave(k), inverse])
         v = torch.cat([values.index_select(0, held).reshape(-1), vals])
         i = torch.cat([index.index_select(0, held).reshape(-1), cols + offset])
-        # Stable sorts keep this order on ties: a row's held entries first (in their own order), then its
-        # candidates by column. So equal values stay in index order: earlier blocks hold lower indices.
-        order = torch.argsort(v, descending=True, stable=True)
-        order = order[torch.argsort(owner[order], stable=True)]
+        # One stable sort by (row, value descending) keeps this order on ties: a row's held entries first (in
+        # their own order), then its candidates by column. So equal values stay in index order: earlier
+        # blocks hold lower indices.
+        order = torch.argsort((owner << 32) | _descending_key(v), stable=True)
         sizes = counts + k
         take = order[(torch.cumsum(sizes, 0) - sizes)[:, None] + torch.arange(k, device=sims.device)]
         values.index_copy_(0, held, v[take])
