@@ -265,7 +265,7 @@ def _tile_candidates(sims: torch.Tensor, thr: torch.Tensor, k: int, width: int):
     An entry can enter row t only if it beats the row's current k-th best ``thr[t]`` (an equal one loses: the
     holder came from an earlier block, so it has the lower index) and is among the tile's own k best for t.
     The tile's k-th best is at least the k-th largest of the row's chunk maxima (they are k distinct entries),
-    so chunks whose maximum fails either test are never read again: after one max per chunk of ``width``
+    so chunks whose maximum fails those tests are never read again: after one max per chunk of ``width``
     entries, a search reads about k chunks per row, with neither a top-k over the whole tile nor a transposed
     copy of it. Where over a quarter of the chunks stay live (tiles of few chunks, many ties), the whole tile
     is tested against its exact k-th best instead. Both keep every entry tied at that bound: a top-k alone
@@ -283,8 +283,9 @@ def _tile_candidates(sims: torch.Tensor, thr: torch.Tensor, k: int, width: int):
     n_chunks = chunk_max.shape[1]
     if n_chunks < k:
         return _exhaustive_candidates(sims, thr, k)
-    # One bound per row: "> thr" is ">= the next float above thr". The chunk floor only matters while a row
-    # holds fewer than k entries (its first tile): after that, thr is the best of more entries than it.
+    # One bound per row: "> thr" is ">= the next float above thr". The chunk floor is taken only while a row
+    # holds fewer than k entries (its first tile); later thr, the k-th best of whole tiles, nearly always
+    # exceeds it. Either way every entry that can enter passes.
     bound = torch.nextafter(thr, thr.new_tensor(torch.inf))
     if bool(torch.isneginf(thr).any()):
         bound = torch.maximum(bound, torch.topk(chunk_max, k, dim=1, sorted=False).values.amin(dim=1))

@@ -7,7 +7,7 @@ P1  sentence-embedding extraction, Tatoeba-like length mix, on an XLM-R-base-sha
     extraction from raw text as its run_retrieval.py does it (per-sentence tokenisation, file order, per-batch
     padding in Python lists, fp32, batch 100). Ours: repro.retrieval.embed_sentences, length-sorted
     token-budget batches in fp32 (the headline), and beside it with bf16 autocast where the CPU has native
-    bf16. Two weaker anchors are reported beside the headline: XTREME from pre-tokenised pieces, and the
+    bf16. Two other anchors are reported beside the headline: XTREME from pre-tokenised pieces, and the
     package's own file-order batching (the same tokenisation as ours). Agreement: top-1 retrieval of the
     English side among the source side, ours vs anchor, and the minimum cosine between the two embeddings.
 P2  BUCC mining on d = 1024 embeddings with parallel pairs hidden among distractors. Anchor: faiss
@@ -219,7 +219,7 @@ def p1_one(model, tokenizer, groups: list[tuple[list[str], list[str]]], label: s
 
     The headline compares ours in fp32, the package's default precision (``run.precision``), with XTREME's
     extraction from raw text (:func:`xtreme_embed`). Measured in the same interleaved runs and reported beside
-    it: ours with ``dtype`` autocast (bf16 where the hardware has it), under its dtype's name, and two weaker
+    it: ours with ``dtype`` autocast (bf16 where the hardware has it), under its dtype's name, and two other
     anchors under ``other_anchors``: XTREME's extraction from pieces already tokenised (its ``.tok`` file kept
     from an earlier encoder), and the package's own file-order batching (``sort_by_length=False``: the same
     tokenisation and tensors as ours, so its ratio is what length-sorted token-budget batches alone buy)."""
