@@ -366,22 +366,53 @@ _ONEDNN_LINEAR = (getattr(torch.ops.mkldnn, "_linear_pointwise", None)
                   if torch.backends.mkldnn.is_available() else None)
 
 
-def _tile_product(device: torch.device):
-    """``product(rows, cols)`` = ``rows @ cols.T``, one similarity tile.
+def _cpu_vendor() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("vendor_id")), "")
+    except OSError:
+        return ""
 
-    On CPU through oneDNN: 1.5x the MKL GEMM behind ``F.linear``/``mm`` on an AVX-512 AMD EPYC (measured
-    through ``mkldnn_linear``, whose products this op matches bit for bit), 1.1x on an AVX2 one inside the
-    mining loop (tests/bench/perf.py P2), with the same neighbours (tests/test_retrieval.py compares the two).
-    Elsewhere, or without oneDNN, plain ``F.linear``."""
-    if device.type == "cpu" and _ONEDNN_LINEAR is not None:
+
+def _default_tile_gemm() -> str:
+    """Which CPU GEMM computes the similarity tiles: ``"mkl"`` (``mm`` into a kept buffer) on Intel CPUs,
+    where MKL is at its best, ``"onednn"`` elsewhere (MKL takes slower paths on other vendors' CPUs), plain
+    ``F.linear`` (``"linear"``) where torch has neither."""
+    if torch.backends.mkl.is_available() and _cpu_vendor() == "GenuineIntel":
+        return "mkl"
+    return "onednn" if _ONEDNN_LINEAR is not None else "linear"
+
+
+_TILE_GEMM = _default_tile_gemm()
+
+
+def _tile_product(device: torch.device, rows: int, cols: int):
+    """``product(a, b)`` = ``a @ b.T``, one similarity tile of at most ``rows x cols``, with the same neighbours
+    whichever GEMM computes it (tests/test_retrieval.py compares them). Measured inside the mining loop
+    (tests/bench/perf.py P2, 8k x 8k, d = 1024):
+
+    * ``"mkl"``: on a 2-core Intel Xeon (family 6, model 207) with AVX-512, ``mm`` into one tile buffer kept for
+      the whole search took 0.51-0.52 s against 0.54-0.59 s through oneDNN (a 4k x 4k, d = 256 kNN: 46-48 ms
+      against 48-69), with no fresh tile allocation per GEMM and one tile in memory instead of two;
+    * ``"onednn"``: 1.5x MKL's GEMM on an AVX-512 AMD EPYC (measured through ``mkldnn_linear``, whose
+      products this op matches bit for bit), 1.1x on an AVX2 one.
+
+    Off the CPU, plain ``F.linear``."""
+    if device.type != "cpu" or _TILE_GEMM == "linear":
+        return torch.nn.functional.linear
+    if _TILE_GEMM == "onednn":
         return lambda a, b: _ONEDNN_LINEAR(a.contiguous(), b.contiguous(), None, "none", [], "")
-    return torch.nn.functional.linear
+    flat = torch.empty(rows * cols)  # each tile is dropped before the next is made (see _search)
+
+    def product(a, b):
+        return torch.mm(a, b.t(), out=flat[:a.shape[0] * b.shape[0]].view(a.shape[0], b.shape[0]))
+    return product
 
 
 def _search(x, y, k: int, both: bool, block: int, device, normalized: bool):
     """Exact inner-product top-k of the rows of ``x`` among ``y`` (and, with ``both``, of ``y`` among ``x``),
     computing each ``block × block`` similarity tile once. Memory: the inputs, two tiles (the GEMM's output and
-    the last one), a boolean one where a tile takes the exhaustive test (see _tile_candidates), two running
+    the last one; one kept buffer with MKL), a boolean one where a tile takes the exhaustive test (see _tile_candidates), two running
     top-k tables ((N + M) · k · 12 bytes) and at most four block copies (upcast and normalised, the last
     block's still held)."""
     xt, yt = _as_tensor(x), _as_tensor(y)
@@ -392,7 +423,7 @@ def _search(x, y, k: int, both: bool, block: int, device, normalized: bool):
     if n == 0 or m == 0 or k <= 0:
         return fwd, bwd
     prep = (lambda b: b.to(device).float()) if normalized else (lambda b: _unit(b.to(device)))
-    product = _tile_product(device)
+    product = _tile_product(device, min(block, n), min(block, m))
     with torch.inference_mode():
         for i0 in range(0, n, block):
             xb = prep(xt[i0:i0 + block])

@@ -278,19 +278,33 @@ def test_mine_matches_brute_force_for_every_block_size(block, margin):
     assert found.bwd_tgt.tolist() == list(range(41))
 
 
-@pytest.mark.skipif(R._ONEDNN_LINEAR is None, reason="this torch build has no oneDNN linear")
+_GEMMS = [g for g, available in (("mkl", torch.backends.mkl.is_available()),
+                                   ("onednn", R._ONEDNN_LINEAR is not None)) if available]
+
+
+@pytest.mark.skipif(not _GEMMS, reason="this torch build has neither MKL nor oneDNN")
+@pytest.mark.parametrize("gemm", _GEMMS)
 @pytest.mark.parametrize("block", [5, 64])
-def test_onednn_tiles_give_the_same_neighbours_as_f_linear(block, monkeypatch):
+def test_every_tile_gemm_gives_the_same_neighbours_as_f_linear(gemm, block, monkeypatch):
     rng = np.random.default_rng(12)
     x, y = rng.standard_normal((150, 96)), rng.standard_normal((130, 96))
     x[:40] = y[:40] + 0.3 * rng.standard_normal((40, 96))  # some clear pairs among the noise
-    onednn = R.mine(x, y, k=4, block=block)
-    monkeypatch.setattr(R, "_ONEDNN_LINEAR", None)
+    monkeypatch.setattr(R, "_TILE_GEMM", gemm)
+    fast = R.mine(x, y, k=4, block=block)
+    monkeypatch.setattr(R, "_TILE_GEMM", "linear")
     plain = R.mine(x, y, k=4, block=block)
-    for a, b in ((onednn.fwd_knn, plain.fwd_knn), (onednn.bwd_knn, plain.bwd_knn)):
+    for a, b in ((fast.fwd_knn, plain.fwd_knn), (fast.bwd_knn, plain.bwd_knn)):
         assert a[1].tolist() == b[1].tolist()
         np.testing.assert_allclose(a[0], b[0], rtol=0, atol=1e-6)
-    assert onednn.tgt.tolist() == plain.tgt.tolist()
+    assert fast.tgt.tolist() == plain.tgt.tolist()
+
+
+def test_tile_gemm_choice_follows_the_cpu_vendor(monkeypatch):
+    monkeypatch.setattr(R, "_cpu_vendor", lambda: "GenuineIntel")
+    assert R._default_tile_gemm() == ("mkl" if torch.backends.mkl.is_available() else
+                                      "onednn" if R._ONEDNN_LINEAR is not None else "linear")
+    monkeypatch.setattr(R, "_cpu_vendor", lambda: "AuthenticAMD")
+    assert R._default_tile_gemm() == ("onednn" if R._ONEDNN_LINEAR is not None else "linear")
 
 
 def _count_paths(monkeypatch):
