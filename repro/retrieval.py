@@ -281,19 +281,21 @@ def _tile_candidates(sims: torch.Tensor, thr: torch.Tensor, k: int, width: int):
         rest = sims[:, c * width:].amax(dim=1) if rowwise else sims.t()[c * width:].amax(dim=0)
         chunk_max = torch.cat([chunk_max, rest[:, None]], dim=1)
     n_chunks = chunk_max.shape[1]
-    if n_chunks < k:
-        return _exhaustive_candidates(sims, thr, k)
-    # One bound per row: "> thr" is ">= the next float above thr". The chunk floor is taken only while a row
-    # holds fewer than k entries (its first tile); later thr, the k-th best of whole tiles, nearly always
-    # exceeds it. Either way every entry that can enter passes.
+    # One bound per row: "> thr" is ">= the next float above thr".
     bound = torch.nextafter(thr, thr.new_tensor(torch.inf))
+    if n_chunks < k:
+        return _exhaustive_candidates(sims, bound, k)
+    # The chunk floor is taken only while a row holds fewer than k entries (its first tile); later thr, the
+    # k-th best of whole tiles, nearly always exceeds it. Either way every entry that can enter passes.
     if bool(torch.isneginf(thr).any()):
         bound = torch.maximum(bound, torch.topk(chunk_max, k, dim=1, sorted=False).values.amin(dim=1))
     live = chunk_max >= bound[:, None]
     pairs = live.nonzero()
     if 4 * len(pairs) > live.numel():
-        return _exhaustive_candidates(sims, thr, k)
+        return _exhaustive_candidates(sims, bound, k)
     rows, chunks = pairs.unbind(1)
+    if len(rows) == 0:  # no chunk can contribute (a live chunk's own maximum always passes)
+        return rows, rows, sims.new_zeros(0)
     in_main = chunks < c
     found = []
     for sel, last in ((in_main, False), (~in_main, True)):
@@ -303,8 +305,6 @@ def _tile_candidates(sims: torch.Tensor, thr: torch.Tensor, k: int, width: int):
         seg = sims[rs, c * width:] if last else main[rs, cs]  # [live chunks, width]: copies of the few read again
         at, off = (seg >= bound[rs, None]).nonzero().unbind(1)
         found.append((rs[at], c * width + off if last else cs[at] * width + off, seg[at, off]))
-    if not found:  # no live chunk holds an entry that passes both tests
-        return rows[:0], rows[:0], sims.new_zeros(0)
     # Whole chunks first, then the narrower last one: put each row's entries back in column order.
     rows, cols, vals = (torch.cat(parts) for parts in zip(*found))
     if len(found) > 1:
@@ -320,10 +320,10 @@ def _descending_key(v: torch.Tensor) -> torch.Tensor:
     return torch.where(bits >= 0, bits + 2**31, -1 - bits)
 
 
-def _exhaustive_candidates(sims: torch.Tensor, thr: torch.Tensor, k: int):
-    """_tile_candidates over the whole tile: the entries above ``thr`` and at least the row's exact k-th best."""
+def _exhaustive_candidates(sims: torch.Tensor, bound: torch.Tensor, k: int):
+    """_tile_candidates over the whole tile: the entries at least ``bound`` and the row's exact k-th best."""
     floor = torch.topk(sims, min(k, sims.shape[1]), dim=1, sorted=False).values.amin(dim=1)
-    rows, cols = ((sims > thr[:, None]) & (sims >= floor[:, None])).nonzero().unbind(1)
+    rows, cols = (sims >= torch.maximum(bound, floor)[:, None]).nonzero().unbind(1)
     return rows, cols, sims[rows, cols]
 
 
@@ -366,10 +366,11 @@ _ONEDNN_LINEAR = (getattr(torch.ops.mkldnn, "_linear_pointwise", None)
                   if torch.backends.mkldnn.is_available() else None)
 
 
-def _cpu_vendor() -> str:
+def _cpuinfo(field: str) -> str:
+    """The first value of ``field`` in /proc/cpuinfo (``vendor_id``, ``model name``, ``flags``); "" without it."""
     try:
         with open("/proc/cpuinfo") as f:
-            return next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("vendor_id")), "")
+            return next((ln.split(":", 1)[1].strip() for ln in f if ln.split(":", 1)[0].strip() == field), "")
     except OSError:
         return ""
 
@@ -378,7 +379,7 @@ def _default_tile_gemm() -> str:
     """Which CPU GEMM computes the similarity tiles: ``"mkl"`` (``mm`` into a kept buffer) on Intel CPUs,
     where MKL is at its best, ``"onednn"`` elsewhere (MKL takes slower paths on other vendors' CPUs), plain
     ``F.linear`` (``"linear"``) where torch has neither."""
-    if torch.backends.mkl.is_available() and _cpu_vendor() == "GenuineIntel":
+    if torch.backends.mkl.is_available() and _cpuinfo("vendor_id") == "GenuineIntel":
         return "mkl"
     return "onednn" if _ONEDNN_LINEAR is not None else "linear"
 
@@ -412,9 +413,9 @@ def _tile_product(device: torch.device, rows: int, cols: int):
 def _search(x, y, k: int, both: bool, block: int, device, normalized: bool):
     """Exact inner-product top-k of the rows of ``x`` among ``y`` (and, with ``both``, of ``y`` among ``x``),
     computing each ``block × block`` similarity tile once. Memory: the inputs, two tiles (the GEMM's output and
-    the last one; one kept buffer with MKL), a boolean one where a tile takes the exhaustive test (see _tile_candidates), two running
-    top-k tables ((N + M) · k · 12 bytes) and at most four block copies (upcast and normalised, the last
-    block's still held)."""
+    the last one; one kept buffer with MKL), a boolean one where a tile takes the exhaustive test (see
+    _tile_candidates), two running top-k tables ((N + M) · k · 12 bytes) and at most four block copies (upcast
+    and normalised, the last block's still held)."""
     xt, yt = _as_tensor(x), _as_tensor(y)
     n, m = xt.shape[0], yt.shape[0]
     device = torch.device(device)

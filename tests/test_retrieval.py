@@ -300,10 +300,10 @@ def test_every_tile_gemm_gives_the_same_neighbours_as_f_linear(gemm, block, monk
 
 
 def test_tile_gemm_choice_follows_the_cpu_vendor(monkeypatch):
-    monkeypatch.setattr(R, "_cpu_vendor", lambda: "GenuineIntel")
+    monkeypatch.setattr(R, "_cpuinfo", {"vendor_id": "GenuineIntel"}.get)
     assert R._default_tile_gemm() == ("mkl" if torch.backends.mkl.is_available() else
                                       "onednn" if R._ONEDNN_LINEAR is not None else "linear")
-    monkeypatch.setattr(R, "_cpu_vendor", lambda: "AuthenticAMD")
+    monkeypatch.setattr(R, "_cpuinfo", {"vendor_id": "AuthenticAMD"}.get)
     assert R._default_tile_gemm() == ("onednn" if R._ONEDNN_LINEAR is not None else "linear")
 
 

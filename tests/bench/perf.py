@@ -43,13 +43,7 @@ TINY = ROOT / "repro" / "resources" / "tiny-xlmr"
 
 
 def machine() -> dict:
-    cpu = ""
-    if Path("/proc/cpuinfo").is_file():
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+    return {"cpu": R._cpuinfo("model name"), "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
             "torch": torch.__version__, "python": platform.python_version(),
             "bf16_native": cpu_has_bf16(), "load_average_at_start": os.getloadavg()[0],
             "note": "shared development machine (other jobs running): ratios are side by side in one run; "
@@ -57,12 +51,7 @@ def machine() -> dict:
 
 
 def _cpu_flags() -> set[str]:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return set()
-    line = next((ln for ln in text.splitlines() if ln.startswith("flags")), "")
-    return set(line.split(":", 1)[-1].split())
+    return set(R._cpuinfo("flags").split())
 
 
 def cpu_has_bf16() -> bool:
