@@ -63,7 +63,7 @@ class TaggingHead(Head):
             batch["labels"] = torch.tensor([f["labels"] + [-100] * (longest - len(f["labels"])) for f in features])
         return batch
 
-    def predict(self, task, model, examples, features, settings, pad_id, device):
+    def predict(self, task, model, examples, features, settings, pad_id, device, lang="en"):
         logits = self.outputs(model, features, pad_id, settings["eval_batch_size"], device)
         # Words without any sub-token (e.g. a lone zero-width character) get the task's default tag.
         default = task.default_tag or task.labels[0]
