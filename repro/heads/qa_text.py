@@ -13,8 +13,13 @@ written from the published algorithm, not copied.
 """
 from __future__ import annotations
 
+import re
 import unicodedata
+from bisect import bisect_right
 
+# A context word: a run of characters other than SQuAD's whitespace (space, tab, CR, LF and U+202F;
+# jiant's squad_style core.py `is_whitespace`).
+_WORD = re.compile("[^ \t\r\n\u202f]+")
 # SentencePiece's word-start mark: XLM-R's pieces carry it where the text had a space.
 WORD_MARK = "▁"
 
@@ -28,23 +33,9 @@ _CJK_BLOCKS = ((0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700,
                (0x2B740, 0x2B81F), (0x2B820, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F))
 
 
-def context_words(context: str) -> tuple[list[str], list[int]]:
-    """The context split on whitespace as SQuAD's readers split it (space, tab, CR, LF and U+202F; jiant's
-    squad_style core.py `is_whitespace`), and for every character the index of its word (a whitespace
-    character belongs to the word before it)."""
-    words: list[str] = []
-    char_word: list[int] = []
-    after_space = True
-    for c in context:
-        if c in " \t\r\n\u202f":
-            after_space = True
-        else:
-            if after_space:
-                words.append("")
-            words[-1] += c
-            after_space = False
-        char_word.append(len(words) - 1)
-    return words, char_word
+def context_words(context: str) -> list[tuple[int, int]]:
+    """The (start, end) characters of the context's words, split on whitespace as SQuAD's readers split it."""
+    return [m.span() for m in _WORD.finditer(context)]
 
 
 def pieces_text(pieces: list[str]) -> str:
@@ -131,6 +122,7 @@ def answer_text(rule: str, lang: str, context: str, pieces: list[str], offsets: 
     pred = pieces_text(pieces)
     if lang in NO_FINAL_TEXT:
         return pred
-    all_words, char_word = context_words(context)
-    first, last = (char_word[min(o[0], len(char_word) - 1)] for o in (offsets[0], offsets[-1]))
-    return final_text(pred, " ".join(all_words[first:last + 1]))
+    words = context_words(context)
+    starts = [w[0] for w in words]
+    first, last = (max(0, bisect_right(starts, o[0]) - 1) for o in (offsets[0], offsets[-1]))
+    return final_text(pred, " ".join(context[a:b] for a, b in words[first:last + 1]))
