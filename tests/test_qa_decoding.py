@@ -96,7 +96,7 @@ def span_at(tokenizer, context, first_char, last_char, end_on_bare=False):
 TOKYO = "He lives in Tokyo 東京 now."
 
 
-def test_the_real_tokenizer_gives_a_bare_piece_the_next_words_first_character(tokenizer):
+def test_the_tokenizer_gives_a_bare_piece_the_next_words_first_character(tokenizer):
     """The tokenizer behaviour behind the bug (huggingface/tokenizers #1018), on both vocabularies."""
     pieces, offsets = pieces_and_offsets(tokenizer, TOKYO)
     bare = [o for p, o in zip(pieces, offsets) if p == BARE and o[0] == TOKYO.index("東")]
@@ -310,45 +310,51 @@ REAL_XQUAD = [("tiny", "en"), ("tiny", "zh")] + [pytest.param("e5-small", lang, 
                                                  for lang in XQUAD_LANGS]
 
 
+def gold_peaked(tokenizer, examples, lang, settings=QA_SETTINGS):
+    """Decodes logits peaked on each gold answer's pieces, in every window that holds both (context piece
+    k of window j sits at context position k - j * doc_stride): {rule: predictions}, and the reference's
+    answers for the questions whose gold span is a valid span (the reference has no windows: a gold span
+    that no window holds from a start where it has most context, a few long answers on the tiny model's
+    one-letter pieces, is left out)."""
+    head, task = get_head("span_qa"), get_task("xquad")
+    feats = head.featurize(task, examples, tokenizer, settings, train=False)
+    offsets = {c: tokenizer(c, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+               for c in {ex["context"] for ex in examples}}
+    gold = {ex["id"]: gold_pieces(ex, offsets[ex["context"]]) for ex in examples}
+    peaks, window = [], collections.Counter()
+    for f in feats:
+        ex = examples[f["example"]]
+        ctx = [p for p, o in enumerate(f["offsets"]) if o is not None]
+        offset = window[ex["id"]] * settings["doc_stride"]
+        window[ex["id"]] += 1
+        first, last = (k - offset for k in gold[ex["id"]])
+        peaks.append((ctx[first], ctx[last]) if 0 <= first and last < len(ctx) else None)
+    predicted = {rule: head.predict(task, PeakModel(peaks), examples, feats, {**settings, "answer_text": rule},
+                                    tokenizer.pad_token_id, "cpu", lang) for rule in ("jiant", "exact")}
+    valid = {examples[f["example"]]["id"] for f, peak in zip(feats, peaks) if peak and f["max_context"][peak[0]]}
+    references, contexts = {}, {}
+    for ex in examples:
+        if ex["id"] in valid:
+            ref = contexts.get(ex["context"]) or contexts.setdefault(ex["context"], Reference(tokenizer, ex["context"]))
+            references[ex["id"]] = ref.answer(*gold[ex["id"]], lang)
+    return predicted, references
+
+
 @pytest.mark.parametrize("name, lang", REAL_XQUAD)
 def test_real_xquad_gold_peaked_answers_equal_the_reference(name, lang):
     path = real_data() / "xquad" / f"xquad.{lang}.json"
     if not path.is_file():
         pytest.skip(f"{path} not found (set REPRO_REAL_DATA to the real-data kit)")
-    examples, tokenizer = list(read_squad(path)), named_tokenizer(name)
-    head, task = get_head("span_qa"), get_task("xquad")
-    feats = head.featurize(task, examples, tokenizer, QA_SETTINGS, train=False)
-    offsets = {c: tokenizer(c, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
-               for c in {ex["context"] for ex in examples}}
-    gold = {ex["id"]: gold_pieces(ex, offsets[ex["context"]]) for ex in examples}
-    # Logits peaked on the gold pieces in every window that holds both (context piece k of window j
-    # sits at context position k - j * doc_stride).
-    peaks, window = [], collections.Counter()
-    for f in feats:
-        ex = examples[f["example"]]
-        ctx = [p for p, o in enumerate(f["offsets"]) if o is not None]
-        offset = window[ex["id"]] * QA_SETTINGS["doc_stride"]
-        window[ex["id"]] += 1
-        first, last = (k - offset for k in gold[ex["id"]])
-        peaks.append((ctx[first], ctx[last]) if 0 <= first and last < len(ctx) else None)
-    predicted = head.predict(task, PeakModel(peaks), examples, feats, QA_SETTINGS, tokenizer.pad_token_id, "cpu", lang)
-    # The reference below has no windows: a gold span that no window holds from a start where it has most
-    # context is no valid span (a few long answers, on the tiny model's one-letter pieces); left out.
-    peaked = {examples[f["example"]]["id"] for f, peak in zip(feats, peaks) if peak and f["max_context"][peak[0]]}
-    assert len(peaked) >= 0.99 * len(examples)
-    references, contexts = {}, {}
-    for ex in examples:
-        if ex["id"] in peaked:
-            ref = contexts.get(ex["context"]) or contexts.setdefault(ex["context"], Reference(tokenizer, ex["context"]))
-            references[ex["id"]] = ref.answer(*gold[ex["id"]], lang)
-    predicted = {i: predicted[i] for i in references}
-    differing = {i: (predicted[i], references[i]) for i in references if predicted[i] != references[i]}
+    examples = list(read_squad(path))
+    predicted, references = gold_peaked(named_tokenizer(name), examples, lang)
+    assert len(references) >= 0.99 * len(examples)
+    jiant = {i: predicted["jiant"][i] for i in references}
+    differing = {i: (jiant[i], references[i]) for i in references if jiant[i] != references[i]}
     assert not differing, f"{len(differing)} of {len(references)} answers differ, e.g. {list(differing.items())[:3]}"
-    kept = [ex for ex in examples if ex["id"] in peaked]
-    assert head.score(task, kept, predicted) == head.score(task, kept, references)
+    head, task = get_head("span_qa"), get_task("xquad")
+    kept = [ex for ex in examples if ex["id"] in references]
+    assert head.score(task, kept, jiant) == head.score(task, kept, references)
     # Outside Chinese the reference differs from the characters the pieces cover (the old package's
-    # answer) for some questions; in Chinese it is the pieces' text.
-    exact = head.predict(task, PeakModel(peaks), examples, feats, {**QA_SETTINGS, "answer_text": "exact"},
-                         tokenizer.pad_token_id, "cpu", lang)
+    # answer) for some questions.
     if lang != "zh":
-        assert {i: exact[i] for i in references} != references
+        assert {i: predicted["exact"][i] for i in references} != references
