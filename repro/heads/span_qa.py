@@ -1,6 +1,7 @@
 """Extractive QA (SQuAD, XQuAD, MLQA, TyDiQA-GoldP): sliding windows over the context with a doc
 step (doc_stride, as jiant and XTREME), start/end logits, n-best decoding with a maximum answer length; SQuAD 2.0 adds "no answer"
-(the CLS position), predicted when its score beats the best span (threshold 0, as SQuAD 2.0's script)."""
+(the CLS position), predicted when its score beats the best span (threshold 0, as SQuAD 2.0's script).
+The answer text of a span is written as jiant writes it (repro/heads/qa_text.py, docs/qa-decoding.md)."""
 from __future__ import annotations
 
 import logging
@@ -48,20 +49,7 @@ class SpanQAHead(Head):
             # window starts; a window holds `room` context pieces, so a doc_stride beyond the room is cut to
             # it (the package's choice: no context piece is skipped; config_rules refuses such a doc_stride).
             room = room_all - len(question)
-            prefix = len(before) + len(question) + len(between)
-            windows = []
-            for start in range(0, max(1, len(context["input_ids"])), min(step, room)):
-                ids = context["input_ids"][start:start + room]
-                n = len(ids)
-                offsets = [None] * prefix + [tuple(o) for o in context["offset_mapping"][start:start + n]] + [None] * len(after)
-                w = {"input_ids": before + question + between + ids + after, "example": i, "offsets": offsets,
-                     "context_positions": list(range(prefix, prefix + n))}
-                if pieces is not None:  # the answer text is written from them (repro.heads.qa_text)
-                    w["pieces"] = [None] * prefix + pieces[start:start + n] + [None] * len(after)
-                windows.append(w)
-                if start + n >= len(context["input_ids"]):
-                    break
-            _mark_max_context(windows, min(step, room))
+            windows = _windows(i, question, context, pieces, (before, between, after), room, min(step, room))
             for f in windows:
                 ctx, offsets = f.pop("context_positions"), f["offsets"]
                 if train:
@@ -175,6 +163,28 @@ def _pair_specials(tokenizer) -> tuple[list[int], list[int], list[int]]:
     first, second = seq.index(0), seq.index(1)
     last_first, last_second = max(k for k, s in enumerate(seq) if s == 0), max(k for k, s in enumerate(seq) if s == 1)
     return ids[:first], ids[last_first + 1:second], ids[last_second + 1:]
+
+
+def _windows(example: int, question: list[int], context, pieces, specials, room: int, step: int) -> list[dict]:
+    """<s> question </s></s> context-window </s> for windows of `room` context pieces starting every `step`
+    pieces, until one reaches the context's end (one window for an empty context). `offsets` (and, for
+    decoding, `pieces`) hold each position's context characters (piece), None outside the context."""
+    before, between, after = specials
+    prefix, total = len(before) + len(question) + len(between), len(context["input_ids"])
+    windows = []
+    for start in range(0, max(1, total), step):
+        ids = context["input_ids"][start:start + room]
+        n = len(ids)
+        w = {"input_ids": before + question + between + ids + after, "example": example,
+             "offsets": [None] * prefix + [tuple(o) for o in context["offset_mapping"][start:start + n]] + [None] * len(after),
+             "context_positions": list(range(prefix, prefix + n))}
+        if pieces is not None:  # the answer text is written from them (repro.heads.qa_text)
+            w["pieces"] = [None] * prefix + pieces[start:start + n] + [None] * len(after)
+        windows.append(w)
+        if start + n >= total:
+            break
+    _mark_max_context(windows, step)
+    return windows
 
 
 def _mark_max_context(windows: list[dict], step: int) -> None:
