@@ -190,6 +190,7 @@ def _phase_defaults(phase: str, eval_keys: bool) -> dict[str, Rule]:
         "max_query_length": count(1),
         "n_best": count(1),
         "max_answer_length": count(1),
+        "answer_text": choice("jiant", "exact"),  # span QA's answer text (repro/heads/qa_text.py)
         "eval_batch_size": count(1),
     }
     if eval_keys:  # only target training evaluates during training (checkpoint selection)

@@ -34,6 +34,10 @@ CASES = {
     "intermediate.task.qqp.lr=2e-5": {"intermediate/qqp-s1"},
     "intermediate.task.mnli.doc_stride=20": set(),  # a span-QA setting: MNLI does not read it
     "target.task.xnli.doc_stride=50": set(),
+    'intermediate.task.mnli.answer_text="exact"': set(),  # span QA's answer text: only QA stages read it
+    # the analysis keys every target's head settings (decoding ones included), so LogME is re-keyed too
+    'target.task.xquad.answer_text="exact"': {s.id for s in PLAN.stages if s.phase == "target"
+                                              and s.name.endswith("__xquad-s1") or s.name.startswith("logme-")},
     "intermediate.task.squad.max_query_length=12": {"intermediate/squad-s1", "intermediate/multitask-s1"},
     "intermediate.task.multitask.epochs=2.0": {"intermediate/multitask-s1"},
     "target.task.xnli.lr=2e-5": {s.id for s in PLAN.stages if s.phase == "target" and s.name.endswith("__xnli-s1")},

@@ -11,7 +11,7 @@ from repro.modeling import load_tokenizer, resolve_model
 from repro.tasks import get_task
 
 SETTINGS = {"max_seq_length": 40, "doc_stride": 8, "max_query_length": 16, "n_best": 20,
-            "max_answer_length": 30, "eval_batch_size": 8, "squad_version": "1.1"}
+            "max_answer_length": 30, "answer_text": "jiant", "eval_batch_size": 8, "squad_version": "1.1"}
 WORDS = [f"w{k}" for k in range(60)]
 
 

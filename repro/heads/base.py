@@ -58,8 +58,9 @@ class Head:
     def split_outputs(self, out, chunk) -> list:
         return list(out.logits.float().cpu())
 
-    def predict(self, task, model, examples, features, settings, pad_id, device) -> dict:
-        """id -> prediction (label string, tag list, or answer text)."""
+    def predict(self, task, model, examples, features, settings, pad_id, device, lang="en") -> dict:
+        """id -> prediction (label string, tag list, or answer text); lang: the examples' language (span QA
+        writes Chinese answers as jiant does, docs/qa-decoding.md)."""
         raise NotImplementedError
 
     def score(self, task, examples: list[dict], predictions: dict) -> dict:

@@ -64,7 +64,7 @@ class MLMHead(Head):
         batch["labels"] = torch.tensor([f["labels"] + [-100] * (longest - len(f["labels"])) for f in features])
         return batch
 
-    def predict(self, task, model, examples, features, settings, pad_id, device):
+    def predict(self, task, model, examples, features, settings, pad_id, device, lang="en"):
         """Per line: summed negative log-likelihood of its masked tokens, their count, and how many the
         model restores exactly."""
         out = {}

@@ -34,7 +34,7 @@ class MultipleChoiceHead(Head):
             batch["labels"] = torch.tensor([f["labels"] for f in features])
         return batch
 
-    def predict(self, task, model, examples, features, settings, pad_id, device):
+    def predict(self, task, model, examples, features, settings, pad_id, device, lang="en"):
         logits = self.outputs(model, features, pad_id, settings["eval_batch_size"], device)
         return {examples[f["example"]]["id"]: str(int(l.argmax())) for f, l in zip(features, logits)}
 

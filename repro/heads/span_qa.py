@@ -1,6 +1,7 @@
 """Extractive QA (SQuAD, XQuAD, MLQA, TyDiQA-GoldP): sliding windows over the context with a doc
 step (doc_stride, as jiant and XTREME), start/end logits, n-best decoding with a maximum answer length; SQuAD 2.0 adds "no answer"
-(the CLS position), predicted when its score beats the best span (threshold 0, as SQuAD 2.0's script)."""
+(the CLS position), predicted when its score beats the best span (threshold 0, as SQuAD 2.0's script).
+The answer text of a span is written as jiant writes it (repro/heads/qa_text.py, docs/qa-decoding.md)."""
 from __future__ import annotations
 
 import logging
@@ -10,6 +11,7 @@ from transformers import AutoModelForQuestionAnswering
 
 from repro.atomic import write_json
 from repro.heads.base import Head
+from repro.heads.qa_text import answer_text
 from repro.scoring.files import read_prediction_json, read_squad_json
 from repro.scoring.metrics import ScoringError, squad_em_f1, unanswered_ids
 
@@ -27,33 +29,27 @@ def squad_dataset(examples: list[dict]) -> list[dict]:
 class SpanQAHead(Head):
     model_class = AutoModelForQuestionAnswering
     ext = "json"
-    settings_read = (*Head.settings_read, "doc_stride", "max_query_length", "n_best", "max_answer_length")
+    settings_read = (*Head.settings_read, "doc_stride", "max_query_length", "n_best", "max_answer_length", "answer_text")
 
     def num_labels(self, task):
         return None
 
     def featurize(self, task, examples, tokenizer, settings, train):
         max_len, step = settings["max_seq_length"], settings["doc_stride"]
-        specials = tokenizer.num_special_tokens_to_add(pair=True)
+        before, between, after = _pair_specials(tokenizer)
+        room_all = max_len - len(before) - len(between) - len(after)
         feats = []
         for i, ex in enumerate(examples):
-            question, query_len = _cut_question(tokenizer, ex["question"], settings["max_query_length"])
+            # The question is cut by piece ids, as jiant (tokenizer.encode(..., max_length=max_query_length)):
+            # cutting its text instead can end inside a bare `▁` piece and re-tokenise to more pieces.
+            question = tokenizer(ex["question"].lstrip(), add_special_tokens=False)["input_ids"][:settings["max_query_length"]]
+            context = tokenizer(ex["context"], add_special_tokens=False, return_offsets_mapping=True)
+            pieces = tokenizer.convert_ids_to_tokens(context["input_ids"]) if not train else None
             # jiant and XTREME (HF's squad_convert_example_to_features) read doc_stride as the STEP between
-            # window starts; a fast tokenizer's `stride` is the OVERLAP, so convert as they do:
-            # overlap = max_len - doc_stride - query - specials (0 when doc_stride exceeds a window's room).
-            room = max_len - query_len - specials
-            overlap = max(0, room - step)
-            enc = tokenizer(question, ex["context"], truncation="only_second", max_length=max_len,
-                            stride=overlap, return_overflowing_tokens=True,
-                            return_offsets_mapping=True, padding=False)
-            windows = []
-            for j in range(len(enc["input_ids"])):
-                seq_ids, offsets = enc.sequence_ids(j), enc["offset_mapping"][j]
-                ctx = [k for k, sid in enumerate(seq_ids) if sid == 1]
-                windows.append({"input_ids": enc["input_ids"][j], "example": i,
-                                "offsets": [tuple(o) if sid == 1 else None for o, sid in zip(offsets, seq_ids)],
-                                "context_positions": ctx})
-            _mark_max_context(windows, room - overlap)
+            # window starts; a window holds `room` context pieces, so a doc_stride beyond the room is cut to
+            # it (the package's choice: no context piece is skipped; config_rules refuses such a doc_stride).
+            room = room_all - len(question)
+            windows = _windows(i, question, context, pieces, (before, between, after), room, min(step, room))
             for f in windows:
                 ctx, offsets = f.pop("context_positions"), f["offsets"]
                 if train:
@@ -80,18 +76,24 @@ class SpanQAHead(Head):
     def split_outputs(self, out, chunk):
         return list(torch.stack([out.start_logits, out.end_logits], dim=-1).float().cpu())
 
-    def predict(self, task, model, examples, features, settings, pad_id, device):
+    def predict(self, task, model, examples, features, settings, pad_id, device, lang="en"):
+        """The best valid span of each question (start in a window where it has most context, end after it,
+        at most max_answer_length pieces), written as settings["answer_text"] says (repro.heads.qa_text and
+        docs/qa-decoding.md). A question without any valid span gets the empty answer (XTREME and jiant
+        write the word `empty` there; both score 0 against any gold answer, and both are the "no answer"
+        of SQuAD 2.0 only when empty, so the package writes "")."""
         logits = self.outputs(model, features, pad_id, settings["eval_batch_size"], device)
         n_best, max_len = settings["n_best"], settings["max_answer_length"]
-        best = {ex["id"]: (float("-inf"), "") for ex in examples}
+        best: dict[str, tuple] = {ex["id"]: (float("-inf"), None, 0, 0) for ex in examples}
         null = {ex["id"]: float("inf") for ex in examples}
         for f, l in zip(features, logits):
             ex = examples[f["example"]]
             n = len(f["input_ids"])  # logits are padded to the batch's longest feature
             start, end = l[:n, 0], l[:n, 1]
             null[ex["id"]] = min(null[ex["id"]], float(start[0] + end[0]))
-            starts = torch.argsort(start, descending=True)[:n_best].tolist()
-            ends = torch.argsort(end, descending=True)[:n_best].tolist()
+            # Stable: on equal logits the earlier position first, as jiant's sorted() n-best lists.
+            starts = torch.argsort(start, descending=True, stable=True)[:n_best].tolist()
+            ends = torch.argsort(end, descending=True, stable=True)[:n_best].tolist()
             for s in starts:
                 if not f["max_context"][s]:  # the token is scored in the window where it has most context
                     continue
@@ -100,9 +102,17 @@ class SpanQAHead(Head):
                         continue
                     score = float(start[s] + end[e])
                     if score > best[ex["id"]][0]:
-                        best[ex["id"]] = (score, ex["context"][f["offsets"][s][0]:f["offsets"][e][1]])
+                        best[ex["id"]] = (score, f, s, e)
         allow_null = task.allows_no_answer(settings)
-        return {i: ("" if allow_null and null[i] > score else text) for i, (score, text) in best.items()}
+        answers = {}
+        for ex in examples:
+            score, f, s, e = best[ex["id"]]
+            if f is None or (allow_null and null[ex["id"]] > score):
+                answers[ex["id"]] = ""
+            else:
+                answers[ex["id"]] = answer_text(settings["answer_text"], lang, ex["context"], f["pieces"][s:e + 1],
+                                                f["offsets"][s:e + 1])
+        return answers
 
     def score(self, task, examples, predictions, lang="en"):
         answerable = [ex for ex in examples if ex["answers"]]
@@ -145,14 +155,36 @@ class SpanQAHead(Head):
     def headline(self, metrics):
         """XTREME's QA number: (EM + F1) / 2."""
         return (metrics["exact_match"] + metrics["f1"]) / 2
-def _cut_question(tokenizer, question: str, max_query_length: int) -> tuple[str, int]:
-    """The question cut to max_query_length pieces (without re-decoding it) and its length in pieces."""
-    q = question.lstrip()
-    enc = tokenizer(q, add_special_tokens=False, return_offsets_mapping=True)
-    if len(enc["input_ids"]) > max_query_length:
-        q = q[:enc["offset_mapping"][max_query_length - 1][1]]
-        return q, len(tokenizer(q, add_special_tokens=False)["input_ids"])
-    return q, len(enc["input_ids"])
+def _pair_specials(tokenizer) -> tuple[list[int], list[int], list[int]]:
+    """The special tokens the tokenizer puts before, between and after a pair (XLM-R: <s> | </s></s> | </s>),
+    read from one encoded pair, so windows can be built from piece ids."""
+    enc = tokenizer("a", "b")
+    ids, seq = enc["input_ids"], enc.sequence_ids()
+    first, second = seq.index(0), seq.index(1)
+    last_first, last_second = max(k for k, s in enumerate(seq) if s == 0), max(k for k, s in enumerate(seq) if s == 1)
+    return ids[:first], ids[last_first + 1:second], ids[last_second + 1:]
+
+
+def _windows(example: int, question: list[int], context, pieces, specials, room: int, step: int) -> list[dict]:
+    """<s> question </s></s> context-window </s> for windows of `room` context pieces starting every `step`
+    pieces, until one reaches the context's end (one window for an empty context). `offsets` (and, for
+    decoding, `pieces`) hold each position's context characters (piece), None outside the context."""
+    before, between, after = specials
+    prefix, total = len(before) + len(question) + len(between), len(context["input_ids"])
+    windows = []
+    for start in range(0, max(1, total), step):
+        ids = context["input_ids"][start:start + room]
+        n = len(ids)
+        w = {"input_ids": before + question + between + ids + after, "example": example,
+             "offsets": [None] * prefix + [tuple(o) for o in context["offset_mapping"][start:start + n]] + [None] * len(after),
+             "context_positions": list(range(prefix, prefix + n))}
+        if pieces is not None:  # the answer text is written from them (repro.heads.qa_text)
+            w["pieces"] = [None] * prefix + pieces[start:start + n] + [None] * len(after)
+        windows.append(w)
+        if start + n >= total:
+            break
+    _mark_max_context(windows, step)
+    return windows
 
 
 def _mark_max_context(windows: list[dict], step: int) -> None:

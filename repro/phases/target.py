@@ -61,7 +61,7 @@ def target_stage(config: dict, encoder_name: str, encoder: Stage, target: str, s
             for lang in prepared_languages(prep, split):
                 examples = read_examples(examples_path(prep, split, lang))
                 feats = head.featurize(task, examples, tokenizer, s, train=False)
-                preds = head.predict(task, model.heads[task.name], examples, feats, s, tokenizer.pad_token_id, device)
+                preds = head.predict(task, model.heads[task.name], examples, feats, s, tokenizer.pad_token_id, device, lang)
                 head.write_predictions(ctx.out / "predictions" / split / target / f"test-{lang}.{head.ext}", examples, preds)
                 counts[f"{split}-{lang}"] = len(examples)
         if keep_cka:

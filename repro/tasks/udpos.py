@@ -41,7 +41,10 @@ class UDPOS(Task):
     role, head, metric = "target", "tagging", "f1"
     group, order = "tagging", 3  # XTREME's task table
     labels = LABELS
-    default_tag = "X"  # a word the tokenizer drops gets "other", XTREME's placeholder tag
+    # A word the tokenizer turns into no piece gets the tag X ("other"): the package's own rule. XTREME
+    # (google-research/xtreme @838c13b utils_preprocess.py udpos_tokenize_preprocess) uses X for lines
+    # without a label, and replaces such a word by <unk>, whose piece the model then tags.
+    default_tag = "X"
     languages = tuple(sorted(HUB_NAMES))
     hub_id = "google/xtreme"
 
