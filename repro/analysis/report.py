@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -193,7 +194,8 @@ def heatmap(a: dict, out: Path, plt) -> None:
             if (s, t) in masked:
                 ax.add_patch(plt.Rectangle((j - .5, i - .5), 1, 1, fill=False, hatch="///", edgecolor="black"))
                 txt += "\nself"
-            ax.text(j, i, txt, ha="center", va="center", fontsize=8)
+            dark = np.isfinite(g[i, j]) and abs(g[i, j]) > 0.6 * lim   # white on the saturated colours
+            ax.text(j, i, txt, ha="center", va="center", fontsize=8, color="white" if dark else "black")
     ax.set_xticks(range(len(targets)), targets, rotation=45, ha="right")
     ax.set_yticks(range(len(sources)), sources)
     ax.set_xlabel("target task")
@@ -209,6 +211,7 @@ def heatmap(a: dict, out: Path, plt) -> None:
 def scatter(a: dict, out: Path, plt) -> None:
     """Similarity vs gain per target for the pre-registered primary measures (M4, D0; else the first
     similarity measure computed), targets wrapped into rows of at most 3 panels."""
+    from matplotlib.ticker import MaxNLocator
     sources, targets = a["sources"], a["targets"]
     g = matrix(a["gain"], sources, targets)
     masked = {(s, t) for s, t in a["masked"]}
@@ -237,21 +240,43 @@ def scatter(a: dict, out: Path, plt) -> None:
                 ax.set_yticks([])
                 continue
             ax.scatter(sim[ok, j], g[ok, j], c=color, s=20)
-            for i in np.flatnonzero(ok):
-                ax.annotate(sources[i], (sim[i, j], g[i, j]), xytext=(3, 3), textcoords="offset points", fontsize=6.5)
+            for i, names in _label_groups(sim[:, j], g[:, j], ok, sources):
+                ax.annotate(names, (sim[i, j], g[i, j]), xytext=(3, 3), textcoords="offset points", fontsize=6.5)
             ax.margins(x=0.25, y=0.2)  # room for the source names
-            ax.locator_params(axis="x", nbins=4)
+            for v, setlim in ((sim[ok, j], ax.set_xlim), (g[ok, j], ax.set_ylim)):
+                if np.ptp(v) == 0:  # one point or a tie: a readable range around it, not rounding-width ticks
+                    half = 1.0 if m == "D0" and setlim == ax.set_xlim else max(0.1, 0.2 * abs(v[0]))
+                    setlim(v[0] - half, v[0] + half)
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=m == "D0"))  # ladder steps are whole numbers
+            ax.yaxis.set_major_locator(MaxNLocator(nbins=5))
             if row.get("why"):
                 ax.text(0.02, 0.02, f"ρ n/a: {row['why']}", fontsize=6.5, color="dimgray", transform=ax.transAxes)
         for j in range(len(targets), per * cols):
             axes[r * per + j // cols][j % cols].axis("off")
     names = " and ".join(f"{label(a, m, False)} ({MEASURE_NAMES[m]})" for m in shown)
     why = "the pre-registered primary measures" if all(m in core.PRIMARY for m in shown) else "the first measure computed"
-    fig.suptitle(f"Similarity (x) vs gain (y) per target: {names}, {why}; PAWS-X in red; self-transfer cells left "
-                 "out.\nThe other measures' per-target ρ are in report.md.", fontsize=9)
-    fig.tight_layout()
+    title = (f"Similarity (x) vs gain (y) per target: {names}, {why}; PAWS-X in red; self-transfer cells left "
+             "out. The other measures' per-target ρ are in report.md.")
+    title = textwrap.fill(title, int(11 * 3.4 * cols))  # about 11 characters per inch at 9 pt
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 1 - (0.16 * (title.count("\n") + 1) + 0.05) / fig.get_figheight()))
     fig.savefig(out / "similarity_vs_gain.png", dpi=100)
     plt.close(fig)
+
+
+def _label_groups(x, y, ok, names) -> list[tuple[int, str]]:
+    """(index, "a, b") per group of points that would print over each other (ties are common: D0 has four
+    values), so that every source name stays legible."""
+    idx = sorted(np.flatnonzero(ok), key=lambda i: (x[i], y[i]))
+    xr, yr = (np.ptp(x[ok]) or 1.0), (np.ptp(y[ok]) or 1.0)
+    groups: list[list[int]] = []
+    for i in idx:
+        g = groups[-1] if groups else None
+        if g and abs(x[i] - x[g[0]]) < 0.03 * xr and abs(y[i] - y[g[-1]]) < 0.06 * yr:
+            g.append(i)
+        else:
+            groups.append([i])
+    return [(g[-1], ", ".join(names[i] for i in g)) for g in groups]
 
 
 def forest(a: dict, out: Path, plt) -> None:
@@ -267,7 +292,8 @@ def forest(a: dict, out: Path, plt) -> None:
             d = get(m)
             v = d.get(key)
             if v is None:
-                ax.text(0, k, f"n/a: {short(d.get('why'))}", ha="center", va="center", fontsize=7, color="dimgray")
+                ax.text(0, k, f"n/a: {short(d.get('why'))}", ha="center", va="center", fontsize=7, color="dimgray",
+                        bbox={"facecolor": "white", "edgecolor": "none"})
                 continue
             lo, hi = d.get(cikey) or (None, None)
             if lo is not None and hi is not None:
@@ -281,8 +307,9 @@ def forest(a: dict, out: Path, plt) -> None:
     left.set_yticks(range(len(ms)), [label(a, m, False) for m in ms], fontsize=8)
     left.set_ylim(len(ms) - 0.5, -0.5)
     left.set_ylabel("measure")
-    fig.suptitle(f"Effect sizes with 95% CIs (bootstrap over the {a['power'].get('sources_with_cells', len(a['sources']))} "
-                 "sources); n/a: not defined, with the reason", fontsize=9)
+    n = a["power"].get("sources_with_cells", len(a["sources"]))
+    fig.suptitle(f"Effect sizes with 95% CIs (bootstrap over the {n} source{'s' if n != 1 else ''}); "
+                 "n/a: not defined, with the reason", fontsize=9)
     fig.tight_layout()
     fig.savefig(out / "forest.png", dpi=110)
     plt.close(fig)
