@@ -76,6 +76,8 @@ def markdown(a: dict, smoke_note: str = "") -> str:
     out = ["# Research question: task similarity, semantic distance and the gain", ""]
     if smoke_note:
         out += [f"> {smoke_note}", ""]
+    if a.get("planted"):  # first, so that a run too small to answer still shows what the analysis is for
+        out += [f"> Known-answer check (planted-distance world, section below): {a['planted']['verdict']}", ""]
     out += [f"Split `{a['split']}`; {len(a['sources'])} intermediate sources × {len(a['targets'])} targets; "
             f"self-transfer cells masked: {', '.join(f'{s}→{t}' for s, t in a['masked']) or 'none'}.", "",
             "## Effect sizes (95% CIs first)", "",
