@@ -256,7 +256,9 @@ def scatter(a: dict, out: Path, plt) -> None:
         for j in range(len(targets), per * cols):
             axes[r * per + j // cols][j % cols].axis("off")
     names = " and ".join(f"{label(a, m, False)} ({MEASURE_NAMES[m]})" for m in shown)
-    why = "the pre-registered primary measures" if all(m in core.PRIMARY for m in shown) else "the first measure computed"
+    why = ("the first similarity measure computed" if not all(m in core.PRIMARY for m in shown) else
+           "the pre-registered primary measures (M4, D0)" if len(shown) > 1 else
+           "the pre-registered primary measure computed here (of M4, D0)")
     title = (f"Similarity (x) vs gain (y) per target: {names}, {why}; PAWS-X in red; self-transfer cells left "
              "out. The other measures' per-target ρ are in report.md.")
     title = textwrap.fill(title, int(11 * 3.4 * cols))  # about 11 characters per inch at 9 pt
