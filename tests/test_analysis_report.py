@@ -76,7 +76,7 @@ def test_one_source_gives_no_correlation_from_rounding_residue(tmp_path, monkeyp
     md = (tmp_path / "report.md").read_text()
     row = next(line for line in md.splitlines() if line.startswith("| M2 "))
     assert "-1.00" not in row and "| – |" in row
-    assert "M2 double-centred ρ (task-specific): 1 source(s)" in md
+    assert "M2, M4, D0 double-centred ρ (task-specific): 1 source(s)" in md
     # forest plot: "n/a" with the reason on both panels, never a point for an undefined statistic
     texts = [t for ts in _figure_texts(a, tmp_path, monkeypatch).values() for t in ts]
     assert any(t.startswith("n/a: 1 source(s) × 3 target(s) with cells") for t in texts)
@@ -135,7 +135,7 @@ def test_sentences_fit_the_numbers_with_few_sources(n, tmp_path):
     md = report.markdown(a)
     assert "nine sources" not in md and "at most 0" not in md
     plural = "s" if n != 1 else ""
-    assert f"with {n} source{plural} they are coarse" in md
+    assert (f"with {n} sources they are coarse" if n >= 3 else f"needs at least 3 of them (here {n})") in md
     joined = " ".join(a["verdicts"])
     assert f"n = {n} source{plural} × 3 targets" in joined
     if n < 3:

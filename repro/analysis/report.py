@@ -44,22 +44,18 @@ def short(why: str | None) -> str:
 
 
 def _why_lines(a: dict) -> list[str]:
-    lines = []
+    """One line per (statistic, reason), naming every measure it applies to."""
+    groups: dict[tuple[str, str], list[str]] = {}
     for m in a["measures_available"]:
         if m in BASELINES:  # explained once, in the paragraph on the baselines
             continue
         p, i = a["pooled"][m], a["pawsx_interaction"].get(m, {})
-        if p.get("why"):
-            lines.append(f"{label(a, m, False)} {RHO_LABEL}: {p['why']}.")
-        elif p.get("ci_why"):
-            lines.append(f"{label(a, m, False)} CI of ρ: {p['ci_why']}.")
-        if i.get("why") and i.get("why") != p.get("why"):
-            lines.append(f"{label(a, m, False)} γ: {i['why']}.")
-        elif i.get("ci_why") and not i.get("why"):
-            lines.append(f"{label(a, m, False)} CI of γ: {i['ci_why']}.")
-        if p.get("ranking_why"):
-            lines.append(f"{label(a, m, False)} NDCG@3, Regret@1: {p['ranking_why']}.")
-    return lines
+        for what, why in ((RHO_LABEL, p.get("why")), ("CI of ρ", None if p.get("why") else p.get("ci_why")),
+                          ("γ", i.get("why")), ("CI of γ", None if i.get("why") else i.get("ci_why")),
+                          ("NDCG@3, Regret@1", p.get("ranking_why"))):
+            if why:
+                groups.setdefault((what, why), []).append(label(a, m, False))
+    return [f"{', '.join(ms)} {what}: {why}." for (what, why), ms in groups.items()]
 
 
 def _origin_lines(a: dict) -> list[str]:
@@ -78,7 +74,8 @@ def markdown(a: dict, smoke_note: str = "") -> str:
         out += [f"> {smoke_note}", ""]
     if a.get("planted"):  # first, so that a run too small to answer still shows what the analysis is for
         out += [f"> Known-answer check (planted-distance world, section below): {a['planted']['verdict']}", ""]
-    out += [f"Split `{a['split']}`; {len(a['sources'])} intermediate sources × {len(a['targets'])} targets; "
+    out += [f"Split `{a['split']}`; {len(a['sources'])} intermediate source{'s' if len(a['sources']) != 1 else ''} × "
+            f"{len(a['targets'])} target{'s' if len(a['targets']) != 1 else ''}; "
             f"self-transfer cells masked: {', '.join(f'{s}→{t}' for s, t in a['masked']) or 'none'}.", "",
             "## Effect sizes (95% CIs first)", "",
             f"| measure | {RHO_LABEL} | 95% CI | γ PAWS-X | 95% CI | permutation p | "
@@ -110,11 +107,14 @@ def markdown(a: dict, smoke_note: str = "") -> str:
     missing = [m for m in MEASURE_IDS if m not in a["measures_available"]]
     if missing:
         out += ["", f"Not computed here: {', '.join(missing)} (see notes)."]
-    out += ["", f"The effect sizes' CIs (first table) resample the {n_src} source{'s' if n_src != 1 else ''} "
-            "(percentile bootstrap; resamples with fewer than 3 distinct sources, where a correlation is ±1 and γ "
-            "±2 by construction, are left out, and the CI is not reported when they exceed "
-            f"{core.MAX_DEGENERATE:.0%}); with {n_src} source{'s' if n_src != 1 else ''} they are coarse, so the jackknife range of ρ per "
-            "target is given below too.", "", "## Verdicts", ""]
+    if n_src < 3:
+        out += ["", f"No CI is computed: a bootstrap over the sources needs at least 3 of them (here {n_src})."]
+    else:
+        out += ["", f"The effect sizes' CIs (first table) resample the {n_src} sources (percentile bootstrap; "
+                "resamples with fewer than 3 distinct sources, where a correlation is ±1 and γ ±2 by construction, "
+                f"are left out, and the CI is not reported when they exceed {core.MAX_DEGENERATE:.0%}); with {n_src} "
+                "sources they are coarse, so the jackknife range of ρ per target is given below too."]
+    out += ["", "## Verdicts", ""]
     out += [f"- {v}" for v in a["verdicts"]]
     out += ["", "## Per target (Spearman ρ, exact p, BH q, Kendall τ_b, NDCG@3, Regret@1 in points, n)", ""]
     for m in a["measures_available"]:
