@@ -22,7 +22,7 @@ RECOVERS = 0.8   # the issue's bar: ρ(measure, closeness) at least this
 EXPECTED = {"M1": "the planting draws a shrinking share of the filler words from the target's vocabulary",
             "M4": "a closer task teaches its encoder more of the target's cue words"}
 NAMES = {"M1": "vocabulary overlap (Jaccard)", "M2": "centred TextEmb cosine", "M3": "Fisher TaskEmb cosine",
-         "M4": "ΔLogME of the target's labels"}
+         "M4": "ΔLogME of the target's labels (nats per example)"}
 
 
 def _f(x) -> float | None:
@@ -112,7 +112,7 @@ def markdown(k: dict) -> list[str]:
         out.append(f"| planted-{i} | {dist:.2f} | {_txt(k['gains'][i])} | "
                    + " | ".join(_txt(v["values"][i], "{:+.3f}") for v in k["measures"].values()) + " |")
     base = k.get("baseline")
-    out += ["", (f"Baseline target accuracy without intermediate training: {base:.1f}. " if base is not None else "")
+    out += ["", (f"Baseline target accuracy without intermediate training: {base:.1f} points. " if base is not None else "")
             + f"Gain vs closeness: ρ = {_txt(k['gain_order']['spearman'])}, exact p = "
             f"{_txt(k['gain_order']['p'], '{:.3f}')}.", "",
             "| measure | expected to recover? | ρ(measure, −d) | exact p | ρ(measure, gain) | NDCG@3 | Regret@1 |",
