@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from repro.analysis import core
+from repro.analysis import core, known_answer
 from repro.analysis.core import BASELINES, FOCUS, MEASURE_IDS, matrix
 from repro.atomic import write_json, write_text
 
@@ -165,7 +165,6 @@ def markdown(a: dict, smoke_note: str = "") -> str:
             + (" With one seed the ranking noise of each target's gains is unquantified." if pw["seeds"] < 2 else ""),
             ""]
     if a.get("planted"):
-        from repro.analysis import known_answer
         out += known_answer.markdown(a["planted"])
     if a["notes"]:
         out += ["## Notes", ""] + [f"- {n}" for n in a["notes"]] + [""]
@@ -328,7 +327,6 @@ def plots(a: dict, out: Path) -> list[str]:
     scatter(a, out, plt)
     forest(a, out, plt)
     if a.get("planted"):
-        from repro.analysis import known_answer
         known_answer.plot(a["planted"], out, plt)
     return plot_names(a)
 
