@@ -277,6 +277,7 @@ def _build() -> dict[str, Rule]:
         "analysis.bootstrap": count(1),
         "analysis.seed": count(0),
         "analysis.cka_probes": count(0),
+        "analysis.planted": FLAG,
         "verify.expected": text(),
         "executor.name": choice("local", "slurm"),
         "executor.slurm.partition": text(nonempty=False),

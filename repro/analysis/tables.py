@@ -53,7 +53,7 @@ def analyse_results(results: dict, out: Path, split: str | None = None, *, permu
     seeds = len(results.get("seeds") or [1])
     notes = ["From a results table: B1 uses the datasets' published training-set sizes (repro/analysis/ladder.toml); "
              "M4 and M5 need the intermediate and target checkpoints (`analyze --run-dir`): skipped."]
-    variants = {}
+    variants, origin = {}, {}
     if data:
         lex, emb = data["lexical"], data["embeddings"]
         for m, table in (("M1", lex["M1"]), ("M2", emb["M2"]), ("M3", emb["M3"])):
@@ -61,6 +61,8 @@ def analyse_results(results: dict, out: Path, split: str | None = None, *, permu
         variants = {"M1_weighted": core.subtable(lex["M1_weighted"], sources, targets),
                     "M2_mid": core.subtable(emb["M2_mid"], sources, targets),
                     "C2": lex["C2"]}
+        if results.get("profile") != profile:  # not the run behind the table: the report marks these measures
+            origin = {m: f"profile `{profile}`'s data and pretrained encoder" for m in ("M1", "M2", "M3")}
         notes.append(f"M1, M2, M3 (b) and C2 from the tasks' data as profile `{profile}` reads them "
                      f"({lex['sample_size']} English examples per task) and its pretrained encoder: these "
                      "describe that profile's data and model, which need not be the ones behind the table. C2 r: "
@@ -70,7 +72,7 @@ def analyse_results(results: dict, out: Path, split: str | None = None, *, permu
         notes.append("M1, M2, M3 and C2 skipped: no task data were read (pass `--profile P` to read them the way "
                      "profile P does, with its tokenizer and pretrained encoder).")
     a = core.analyse(gain, measures, sources, targets, split, permutations=permutations, bootstrap=bootstrap,
-                     seed=seed, seeds=seeds, reliability=rel, notes=notes)
+                     seed=seed, seeds=seeds, reliability=rel, notes=notes, origin=origin)
     if variants:
         a["variants"] = variants
     return report.write(a, out, results.get("provenance", {}).get("note", ""))

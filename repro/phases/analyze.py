@@ -7,6 +7,7 @@ PAWS-X? Each measure is a cached stage keyed like every other stage:
   analyze/logme-<encoder>  LogME of each labelled target's labels on that encoder's features, and the
                            cross-lingual alignment margin A (for ΔA): one stage per encoder
   analyze/cka              M5 ΔCKA towards the baseline target-tuned encoder (only with analysis.cka_probes > 0)
+  analyze/planted          the known-answer check on the planted-distance world (only with analysis.planted)
   analyze/report           gains from the aggregate table + all measures -> report.md, analysis.json, PNGs;
                            the gains' CIs from the target cells' predictions (paired bootstrap)
 
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from repro.analysis import core, examples, ladder, measures as ms, report
+from repro.analysis import core, examples, known_answer, ladder, measures as ms, report
 from repro.analysis.tables import gains_of
 from repro.atomic import fsync_dir, sha256_text, write_json
 from repro.config import task_settings
@@ -31,6 +32,7 @@ from repro.engine import MANIFEST, Stage, stage_dir
 from repro.heads import get_head
 from repro.modeling import load_encoder, load_tokenizer, pick_device
 from repro.phases.common import examples_path, head_settings, prepared_languages, read_examples, set_seed
+from repro.phases.planted import planted_stage
 from repro.retrieval import load_embeddings, resolve_layer, save_embeddings
 from repro.tasks import get_task
 
@@ -267,9 +269,9 @@ def _gain_cis(ctx, cells: dict, split: str, sources, targets, b: int, seed: int)
 
 
 def report_stage(config, aggregate: Stage, lexical: Stage, embeddings: Stage, logme: dict[str, Stage],
-                 cells: dict | None = None, cka: Stage | None = None) -> Stage:
+                 cells: dict | None = None, cka: Stage | None = None, planted: Stage | None = None) -> Stage:
     """cells: {(encoder, target, seed): evaluate stage} whose predictions (its target stage) and gold
-    give the gains' per-example CIs."""
+    give the gains' per-example CIs; planted: the known-answer stage, whose result joins the report."""
     a = config["analysis"]
     cells = cells or {}
 
@@ -323,6 +325,10 @@ def report_stage(config, aggregate: Stage, lexical: Stage, embeddings: Stage, lo
         result["variants"] = {"M1_weighted": core.subtable(lex["M1_weighted"], sources, targets),
                               "M2_mid": core.subtable(emb["M2_mid"], sources, targets),
                               "M4_mid": m4_mid, "C2": c2}
+        if planted:
+            k = json.loads((ctx.dep(planted.id) / "planted.json").read_text())
+            result["planted"] = known_answer.analyse(k["distances"], k["gains"], k["measures"],
+                                                     baseline=k["baseline"], details=k["details"])
         report.write(result, ctx.out, results["provenance"]["note"])
         return {"verdicts": result["verdicts"]}
 
@@ -330,7 +336,8 @@ def report_stage(config, aggregate: Stage, lexical: Stage, embeddings: Stage, lo
     key["split"] = config["aggregate"]["split"]
     compared = {"baseline", *ladder_sources(enc for enc, _, _ in cells)}
     used = [ev for (enc, t, _), ev in cells.items() if enc in compared and examples.supported(get_task(t))]
-    deps = [aggregate, lexical, embeddings, *logme.values(), *used, *(ev.deps[0] for ev in used), *([cka] if cka else [])]
+    deps = [aggregate, lexical, embeddings, *logme.values(), *used, *(ev.deps[0] for ev in used),
+            *([cka] if cka else []), *([planted] if planted else [])]
     return Stage("analyze", "report", key, run, list({d.id: d for d in deps}.values()),
                  versions=("numpy", "scipy", "matplotlib"),
                  describe="similarity vs gain: report.md, analysis.json, plots")
@@ -360,5 +367,6 @@ def analyze_stages(config: dict, aggregate: Stage, pretrained: Stage, prepared: 
     if config["analysis"]["cka_probes"] > 0 and "baseline" in encoders and baseline_cells:
         cka = cka_stage(config, {n: st for n, st in encoders.items() if n == "baseline" or n in sources},
                         baseline_cells, prepared)
-    return [lex, emb, *lm.values(), *([cka] if cka else []),
-            report_stage(config, aggregate, lex, emb, lm, evaluations, cka)]
+    known = planted_stage(config, pretrained) if config["analysis"]["planted"] else None
+    return [lex, emb, *lm.values(), *([cka] if cka else []), *([known] if known else []),
+            report_stage(config, aggregate, lex, emb, lm, evaluations, cka, known)]
