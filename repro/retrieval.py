@@ -84,12 +84,27 @@ def _effective_max_length(model, max_length: int) -> int:
 def _piece_ids(tokenizer, texts: list[str]) -> list[list[int]]:
     """Token ids without special tokens. A fast tokenizer's Rust backend is asked directly (``encode_batch_fast``
     skips the character offsets, and the per-sentence Python dicts of ``tokenizer(...)`` are never built): the
-    same ids (tests/test_retrieval.py), 23 ms instead of 31 for 2,000 short sentences (tests/bench/perf.py P1)."""
+    same ids (tests/test_retrieval.py), 23 ms instead of 31 for 2,000 short sentences (tests/bench/perf.py P1).
+
+    The backend keeps the padding and truncation that the last ``tokenizer(..., padding=True)`` call set on it
+    (transformers sets them anew on every call of its own), so they are switched off for this call and put back
+    as they were afterwards: the ids depend on the texts alone, never on what the caller did before."""
     backend = getattr(tokenizer, "backend_tokenizer", None)
     fast = getattr(backend, "encode_batch_fast", None)
-    if fast is not None and not getattr(tokenizer, "split_special_tokens", False):
+    if fast is None or getattr(tokenizer, "split_special_tokens", False):
+        return tokenizer(texts, add_special_tokens=False, padding=False, truncation=False, verbose=False)["input_ids"]
+    padding, truncation = backend.padding, backend.truncation
+    if padding is None and truncation is None:  # the usual case: nothing to switch off
         return [e.ids for e in fast(texts, add_special_tokens=False)]
-    return tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
+    backend.no_padding()
+    backend.no_truncation()
+    try:
+        return [e.ids for e in fast(texts, add_special_tokens=False)]
+    finally:
+        if padding is not None:
+            backend.enable_padding(**padding)
+        if truncation is not None:
+            backend.enable_truncation(**truncation)
 
 
 def _encode(tokenizer, sentences: Sequence[str], max_length: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -191,10 +206,19 @@ def embed_sentences(
 
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     device = torch.device(device)
+    was_training = model.training  # given back as it came: a caller mid-training keeps its dropout
     model.eval()
     autocast = (torch.autocast(device_type=device.type, dtype=dtype) if dtype is not None
                 else contextlib.nullcontext())
 
+    try:
+        out = _pooled_rows(model, flat, starts, lengths, batches, pad_id, device, layer, pooling, autocast, n)
+    finally:
+        model.train(was_training)
+    return out
+
+
+def _pooled_rows(model, flat, starts, lengths, batches, pad_id, device, layer, pooling, autocast, n) -> np.ndarray:
     out: np.ndarray | None = None
     with torch.inference_mode(), autocast:
         for idx in batches:

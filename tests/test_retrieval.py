@@ -385,3 +385,29 @@ def test_embeddings_round_trip_as_float16(tmp_path):
     _, a = R.knn(emb, emb, 1, normalized=False)
     _, b = R.knn(back, back, 1, normalized=False)
     assert a.tolist() == b.tolist()
+
+
+# ------------------------------------------------------------------------------------ no state from the caller
+def test_embeddings_do_not_depend_on_an_earlier_padded_tokenizer_call(tiny):
+    """`tokenizer(..., padding=True, truncation=True)` leaves padding and truncation set on the Rust backend;
+    embed_sentences must still read each sentence alone, and give the backend back as it found it."""
+    model, tok = tiny
+    before = R.embed_sentences(model, tok, ENGLISH, layer=2)
+    hello = tok("Hello world", add_special_tokens=False)["input_ids"]
+    tok(["a b", "a much longer sentence than the first one here"], padding=True, truncation=True, max_length=6)
+    state = (tok.backend_tokenizer.padding, tok.backend_tokenizer.truncation)
+    assert state[0] is not None and state[1] is not None  # the state the bug came from
+    assert R._piece_ids(tok, ["Hello world"]) == [hello]
+    after = R.embed_sentences(model, tok, ENGLISH, layer=2)
+    np.testing.assert_array_equal(after, before)
+    assert (tok.backend_tokenizer.padding, tok.backend_tokenizer.truncation) == state
+
+
+def test_embedding_gives_the_model_back_in_the_mode_it_came_in(tiny):
+    model, tok = tiny
+    model.train()
+    try:
+        R.embed_sentences(model, tok, ENGLISH[:2], layer=2)
+        assert model.training
+    finally:
+        model.eval()
