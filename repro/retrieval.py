@@ -434,7 +434,7 @@ def _tile_product(device: torch.device, rows: int, cols: int):
     return product
 
 
-def _search(x, y, k: int, both: bool, block: int, device, normalized: bool):
+def _search(x, y, k: int, both: bool, block: int, device, cosine: bool):
     """Exact inner-product top-k of the rows of ``x`` among ``y`` (and, with ``both``, of ``y`` among ``x``),
     computing each ``block × block`` similarity tile once. Memory: the inputs, two tiles (the GEMM's output and
     the last one; one kept buffer with MKL), a boolean one where a tile takes the exhaustive test (see
@@ -447,7 +447,7 @@ def _search(x, y, k: int, both: bool, block: int, device, normalized: bool):
     bwd = _RunningTopK(m, min(k, n), device) if both else None
     if n == 0 or m == 0 or k <= 0:
         return fwd, bwd
-    prep = (lambda b: b.to(device).float()) if normalized else (lambda b: _unit(b.to(device)))
+    prep = (lambda b: _unit(b.to(device))) if cosine else (lambda b: b.to(device).float())
     product = _tile_product(device, min(block, n), min(block, m))
     with torch.inference_mode():
         for i0 in range(0, n, block):
@@ -462,14 +462,16 @@ def _search(x, y, k: int, both: bool, block: int, device, normalized: bool):
 
 
 def knn(x, y, k: int, block: int = 2048, device: str | torch.device = "cpu",
-        normalized: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Exact inner-product top-k of each row of ``x`` among the rows of ``y`` (faiss ``IndexFlatIP`` semantics,
-    ties to the lower index). NumPy or torch input, any float dtype (float16 is upcast block by block).
-    ``normalized=False`` L2-normalises each block first (cosine). ``k`` is capped at ``len(y)``.
-    Returns ``(sims [N, k] float32, idx [N, k] int64)``, best first."""
+        cosine: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-k of each row of ``x`` among the rows of ``y`` (ties to the lower index). NumPy or torch
+    input, any float dtype (float16 is upcast block by block). ``cosine=True`` (the default, as in :func:`mine`)
+    ranks by cosine similarity, L2-normalising each block first; ``cosine=False`` ranks by the raw inner
+    product (faiss ``IndexFlatIP``), the same only for rows already of unit length, and saves the
+    normalisation. ``k`` is capped at ``len(y)``. Returns ``(sims [N, k] float32, idx [N, k] int64)``, best
+    first."""
     if block < 1:
         raise ValueError("block must be >= 1")
-    fwd, _ = _search(x, y, int(k), False, block, device, normalized)
+    fwd, _ = _search(x, y, int(k), False, block, device, cosine)
     return fwd.values.cpu().numpy(), fwd.index.cpu().numpy()
 
 
@@ -496,19 +498,20 @@ class Mined:
 
 
 def mine(src, tgt, k: int = 4, margin: str = "ratio", *, block: int = 2048, device: str | torch.device = "cpu",
-         normalized: bool = False) -> Mined:
+         cosine: bool = True) -> Mined:
     """Margin-based bitext mining (LASER / XTREME recipe, §4.3) in one GEMM pass over the similarity matrix.
 
     Cosine k-NN in both directions (``k`` capped at the other side's size), margin of each pair against the
     mean similarity of both sides' k neighbours (``ratio``: cos / ((fwd_mean + bwd_mean) / 2), ``distance``:
     cos − that mean, ``absolute``: cos), and for every source row its best target by margin (forward
-    candidates; the backward ones are returned too). ``normalized=True`` skips the L2 normalisation.
+    candidates; the backward ones are returned too). ``cosine=False`` takes raw inner products instead
+    (the same for rows already of unit length; saves the L2 normalisation), as in :func:`knn`.
     """
     if margin not in _MARGINS:
         raise ValueError(f"margin must be one of {sorted(_MARGINS)}, not {margin!r}")
     if block < 1:
         raise ValueError("block must be >= 1")
-    fwd, bwd = _search(src, tgt, int(k), True, block, device, normalized)
+    fwd, bwd = _search(src, tgt, int(k), True, block, device, cosine)
     x2y_sim, x2y_ind = fwd.values.cpu().numpy(), fwd.index.cpu().numpy()
     y2x_sim, y2x_ind = bwd.values.cpu().numpy(), bwd.index.cpu().numpy()
     n, m = len(x2y_sim), len(y2x_sim)
@@ -550,7 +553,7 @@ def tatoeba_predict(src_emb, en_emb) -> list[int]:
     """
     if len(en_emb) == 0:
         return []
-    _, idx = knn(normalize(en_emb), normalize(src_emb), 1)
+    _, idx = knn(normalize(en_emb), normalize(src_emb), 1, cosine=False)  # normalised once, above
     return [int(i) for i in idx[:, 0]]
 
 
