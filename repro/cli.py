@@ -261,6 +261,8 @@ def _quiet_libraries() -> None:
 
 def main(argv=None) -> int:
     _quiet_libraries()
+    if hasattr(sys.stdout, "reconfigure"):  # each line as it is printed, also into a file or a pipe
+        sys.stdout.reconfigure(line_buffering=True)
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or os.environ.get("REPRO_DEBUG") == "1"
     args = build_parser().parse_args([a for a in argv if a != "--debug"])
