@@ -8,11 +8,11 @@ import sys
 import time
 from pathlib import Path
 
-from repro import progress
+from repro import progress, runrecord
 from repro.analysis.tables import analyse_results, gains_of
 from repro.atomic import write_json
 from repro.checkdata import check_data
-from repro.config import load_config
+from repro.config import PROFILE_DIR, load_config
 from repro.engine import RunLock, is_done, stage_dir, stage_status, topological
 from repro.errors import ReproError
 from repro.estimate import estimate, print_estimate
@@ -30,17 +30,31 @@ DEFAULT_RUN_DIR = "runs/{profile}"
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--profile", default="smoke", help="profile name (smoke, smoke-grid, paper) or a .toml path")
+    p.add_argument("--profile", default=None, help="profile name (smoke, smoke-grid, paper) or a .toml path "
+                   "(default: the one --run-dir was made with, recorded in its run.json; else smoke)")
     p.add_argument("--run-dir", default=None, help="where stages are written (default runs/<profile>)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config value, e.g. --set target.defaults.lr=2e-5 (repeatable)")
 
 
-def _load(args, need_data: bool = True):
+def _resolve(args, reads_run: bool = False) -> Path:
+    """Sets args.profile and args.overrides to those the command runs with (given, or recorded in the run
+    directory: repro/runrecord.py) and returns the run directory."""
+    args.profile, args.overrides, run_dir = runrecord.resolve(
+        args.profile, args.overrides, args.run_dir, PROFILE_DIR, _profile_stages, DEFAULT_RUN_DIR, reads_run)
+    return run_dir
+
+
+def _profile_stages(profile: str):
+    return build_plan(load_config(profile), need_data=False).stages
+
+
+def _load(args, need_data: bool = True, reads_run: bool = False):
     """The profile's config, its plan and run dir; need_data=False plans without the data-source check
-    (a cost estimate needs no data)."""
+    (a cost estimate, a status table and a verification need no data); reads_run: the command reads an
+    existing run, so a --run-dir of unknown profile is an error rather than read as the default."""
+    run_dir = _resolve(args, reads_run)
     config = load_config(args.profile, args.overrides)
-    run_dir = Path(args.run_dir or DEFAULT_RUN_DIR.format(profile=config["profile"]))
     return config, build_plan(config, need_data), run_dir
 
 
@@ -56,6 +70,7 @@ def cmd_reproduce(args) -> int:
     started = time.time()
     executor = args.executor or config["executor"]["name"]
     with RunLock(run_dir, wait=args.wait):
+        runrecord.write_record(run_dir, args.profile, args.overrides)  # what status/verify/analyze read it with
         if executor == "slurm":
             run_slurm(run_dir, stages, config["executor"]["slurm"], args.profile, args.overrides)
         elif executor == "local":
@@ -88,7 +103,7 @@ def _print_plan(config, stages) -> int:
 
 def cmd_status(args) -> int:
 
-    config, plan, run_dir = _load(args)
+    config, plan, run_dir = _load(args, need_data=False, reads_run=True)
     rows = [stage_status(run_dir, s, rehash=args.verify) for s in topological(plan.stages)]
     _add_slurm_jobs(run_dir, rows)
     if args.json:
@@ -134,14 +149,14 @@ def cmd_plan(args) -> int:
 
 
 def cmd_verify(args) -> int:
-
-    config, plan, run_dir = _load(args)
-    return verify_run(run_dir, plan, config, args.expected)
+    config, plan, run_dir = _load(args, need_data=False, reads_run=True)  # figures are checked without data
+    return verify_run(run_dir, plan, config, args.expected, Path(args.out) if args.out else None)
 
 
 def cmd_check_data(args) -> int:
     if args.offline:
         os.environ["HF_HUB_OFFLINE"] = "1"
+    _resolve(args)
     return check_data(load_config(args.profile, args.overrides))
 
 
@@ -196,8 +211,9 @@ def cmd_analyze(args) -> int:
                                bootstrap=args.bootstrap, data=data, profile=args.profile)
         print(f"research-question report: {path}")
         return 0
-    args.all, args.phase, args.dry_run, args.no_verify = False, "analyze", False, True
-    args.profile = args.profile or "smoke"
+    # The analyze phase of a run, as `reproduce --phase analyze` runs it, with the profile the run recorded.
+    args.all, args.phase, args.dry_run, args.no_verify, args.executor = False, "analyze", False, True, None
+    _resolve(args, reads_run=True)
     return cmd_reproduce(args)
 
 
@@ -230,6 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("verify", help="check the results against expected figures (exit 0 / 1 / 2)")
     _common(p)
     p.add_argument("--expected", default=None, help="expected-figures file (default: the profile's verify.expected)")
+    p.add_argument("--out", default=None, help="where the verdicts go (default: RUN_DIR/verify.json against the "
+                   "profile's table, RUN_DIR/verify-<table>.json against another, so the run's own are kept)")
     p.set_defaults(func=cmd_verify)
     p = sub.add_parser("check-data", help="read one example of every dataset the profile needs (run before a long job)")
     _common(p)

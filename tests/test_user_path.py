@@ -9,18 +9,20 @@ import sys
 import pytest
 
 from conftest import MINI, ROOT, repro
+from repro.cli import main
 from repro.config import load_config
 from repro.engine import MANIFEST, stage_dir
 from repro.plan import build_plan
 
 
-def _one_error_line(proc, *needles, code=2):
-    assert proc.returncode == code, (proc.stdout, proc.stderr)
-    assert "Traceback" not in proc.stderr
-    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1, proc.stderr
+def _one_error_line(code, err, *needles, expected=2):
+    """One `error:` line on stderr, naming each needle; exit 2; no traceback."""
+    assert code == expected, err
+    assert "Traceback" not in err
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, err
     for n in needles:
-        assert str(n) in errors[0], (n, proc.stderr)
+        assert str(n) in errors[0], (n, err)
     return errors[0]
 
 
@@ -38,3 +40,72 @@ def test_stage_lines_reach_a_redirected_log_as_they_happen(tmp_path):
     lines = log.read_text().splitlines()
     assert any(line.startswith("[run ] prepare/synthetic-data") for line in lines), lines
     assert any(line.startswith("[run ] prepare/mnli") for line in lines), lines
+
+
+# ------------------------------------------------------------------------ a run directory read back (issue 22.1)
+def test_a_run_dir_is_read_with_the_profile_it_was_made_with(mini_run):
+    """status, verify and analyze need only --run-dir: the run recorded its profile (a .toml path here)."""
+    run_dir, _ = mini_run
+    assert json.loads((run_dir / "run.json").read_text())["profile"] == str(ROOT / "tests" / "profiles" / "mini.toml")
+    status = repro("status", "--run-dir", run_dir, "--json")
+    rows = json.loads(status.stdout)
+    assert rows and {r["state"] for r in rows} == {"done"}, {r["stage"]: r["state"] for r in rows}
+    analyze = repro("analyze", "--run-dir", run_dir)  # crashed with AttributeError: no attribute 'executor'
+    assert "research-question report:" in analyze.stdout, analyze.stdout
+    verify = repro("verify", "--run-dir", run_dir, check=False)
+    assert verify.returncode in (0, 1) and "verify: " in verify.stdout, verify.stderr
+
+
+def test_verify_against_another_table_keeps_the_runs_verdicts(mini_run, tmp_path):
+    """Issue 28.1: verdicts against another expected table go to a file named after it."""
+    run_dir, _ = mini_run
+    repro("verify", "--run-dir", run_dir, check=False)
+    own = (run_dir / "verify.json").read_bytes()
+    other = tmp_path / "other.json"
+    other.write_text((ROOT / "expected" / "smoke.json").read_text())
+    proc = repro("verify", "--run-dir", run_dir, "--expected", other, check=False)
+    assert proc.returncode in (0, 1), proc.stderr
+    assert (run_dir / "verify.json").read_bytes() == own
+    assert json.loads((run_dir / "verify-other.json").read_text())["expected"] == str(other)
+    asked = tmp_path / "verdicts.json"
+    repro("verify", "--run-dir", run_dir, "--expected", other, "--out", asked, check=False)
+    assert json.loads(asked.read_text())["expected"] == str(other)
+
+
+def test_verify_reads_no_data_folders(capsys, tmp_path):
+    """Issue 28.1: checking figures reads results.json only; the paper profile's CCG/UD/BUCC folders are not
+    needed to say that the run has no results yet."""
+    code = main(["verify", "--profile", "paper", "--run-dir", str(tmp_path / "run")])
+    _one_error_line(code, capsys.readouterr().err, "aggregate stage is not done")
+
+
+def test_a_run_dir_without_a_record_is_recognised_by_its_stages(capsys, tmp_path):
+    """A run directory written before run.json existed: the profile whose stages it holds is taken."""
+    plan = build_plan(load_config("smoke-grid"), need_data=False)
+    smoke = {stage_dir(tmp_path, s) for s in build_plan(load_config("smoke"), need_data=False).stages}
+    own = [s for s in plan.stages if stage_dir(tmp_path, s) not in smoke][:3]
+    for stage in own:
+        d = stage_dir(tmp_path, stage)
+        d.mkdir(parents=True)
+        (d / MANIFEST).write_text(json.dumps({"key": stage.key, "outputs": {}}))
+    assert main(["status", "--run-dir", str(tmp_path), "--json"]) == 0
+    out = capsys.readouterr()
+    assert "read as profile 'smoke-grid'" in out.err
+    states = {r["stage"]: r["state"] for r in json.loads(out.out)}
+    assert all(states[s.id] == "done" for s in own) and len(states) == len(plan.stages)
+
+
+@pytest.mark.parametrize("command", ["status", "verify", "analyze"])
+def test_a_run_dir_of_unknown_profile_says_what_is_needed(capsys, tmp_path, command):
+    (tmp_path / "notes.txt").write_text("not a run\n")
+    code = main([command, "--run-dir", str(tmp_path)])
+    _one_error_line(code, capsys.readouterr().err, str(tmp_path), "--profile")
+
+
+@pytest.mark.parametrize("command", [["reproduce", "--all"], ["status"], ["verify"], ["plan"]])
+def test_a_run_dir_that_is_a_file_is_one_line(capsys, tmp_path, command):
+    """Issue 22.5: reproduce said "File exists ...; free the space" (exit 1), status printed 90 pending rows."""
+    path = tmp_path / "a-file"
+    path.write_text("x")
+    code = main([*command, "--run-dir", str(path)])
+    _one_error_line(code, capsys.readouterr().err, f"--run-dir {path} is not a directory")
