@@ -169,11 +169,31 @@ def cmd_score(args) -> int:
     except ScoringError as exc:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
+    if not any(t.name in result for t in targets):  # a folder given one level off scores nothing: say so
+        print(f"error: {_nothing_scored(args.prediction_folder, args.label_folder, targets)}", file=sys.stderr)
+        return 2
     write_json(Path(args.output_file), result)
     for line in summary_lines(result, targets):
         print(line)
     print(f"wrote {args.output_file}")
     return 0
+
+
+def _nothing_scored(prediction_folder: str, label_folder: str, targets) -> str:
+    """What `score` expected inside the folders, and where the task folders are if one level off."""
+    names = {t.name for t in targets}
+    hints = []
+    for folder in (prediction_folder, label_folder):
+        f = Path(folder)
+        if f.name in names:
+            hints.append(f"{f} is itself a task folder: give its parent")
+        else:
+            down = sorted(str(c) for c in f.iterdir() if c.is_dir() and any((c / n).is_dir() for n in names))
+            if down:
+                hints.append(f"the task folders are one level down, in {down[0]}")
+    return (f"nothing scored: {prediction_folder} and {label_folder} have no task folder in common; each must hold "
+            f"one sub-folder per task ({', '.join(sorted(names))}) of test-<lang>.<ext> files"
+            + (f" ({'; '.join(hints)})" if hints else ""))
 
 
 def _score_arguments(p: argparse.ArgumentParser) -> None:

@@ -109,3 +109,16 @@ def test_a_run_dir_that_is_a_file_is_one_line(capsys, tmp_path, command):
     path.write_text("x")
     code = main([*command, "--run-dir", str(path)])
     _one_error_line(code, capsys.readouterr().err, f"--run-dir {path} is not a directory")
+
+
+def test_score_on_the_wrong_folder_level_is_an_error(capsys, tmp_path):
+    """Issue 28.5: folders one level above the task folders scored nothing, wrote {} and exited 0."""
+    for side in ("predictions", "labels"):
+        (tmp_path / "outer" / side / "xnli").mkdir(parents=True)
+        (tmp_path / "outer" / side / "xnli" / "test-en.tsv").write_text("entailment\n")
+    out = tmp_path / "scores.json"
+    code = main(["score", "--prediction-folder", str(tmp_path / "outer"), "--label-folder", str(tmp_path / "outer"),
+                 "--output-file", str(out)])
+    line = _one_error_line(code, capsys.readouterr().err, "nothing scored", str(tmp_path / "outer"), "xnli",
+                           f"one level down, in {tmp_path / 'outer' / 'labels'}")
+    assert "test-<lang>" in line and not out.exists()
