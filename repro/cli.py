@@ -303,6 +303,10 @@ def main(argv=None) -> int:
         sys.stdout.reconfigure(line_buffering=True)
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or os.environ.get("REPRO_DEBUG") == "1"
+    spaced = _set_without_equals(argv)
+    if spaced:
+        print(f"error: {spaced}", file=sys.stderr)
+        return 2
     args = build_parser().parse_args([a for a in argv if a != "--debug"])
     try:
         return args.func(args)
@@ -313,6 +317,15 @@ def main(argv=None) -> int:
         if debug:
             raise
         return _report(e)
+
+
+def _set_without_equals(argv: list[str]) -> str | None:
+    """`--set KEY VALUE` (a space for the =) would only get argparse's "unrecognized arguments"."""
+    for i, arg in enumerate(argv[:-1]):
+        if arg == "--set" and "=" not in argv[i + 1]:
+            key, value = argv[i + 1], argv[i + 2] if i + 2 < len(argv) and not argv[i + 2].startswith("--") else "VALUE"
+            return f"--set {key}: write KEY=VALUE in one argument, with = and no space: --set {key}={value}"
+    return None
 
 
 def _report(e: Exception) -> int:

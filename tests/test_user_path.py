@@ -122,3 +122,12 @@ def test_score_on_the_wrong_folder_level_is_an_error(capsys, tmp_path):
     line = _one_error_line(code, capsys.readouterr().err, "nothing scored", str(tmp_path / "outer"), "xnli",
                            f"one level down, in {tmp_path / 'outer' / 'labels'}")
     assert "test-<lang>" in line and not out.exists()
+
+
+def test_set_with_a_space_says_to_write_key_equals_value(capsys):
+    """Issue 28.6: `--set KEY VALUE` got only argparse's usage and "unrecognized arguments"."""
+    code = main(["reproduce", "--all", "--dry-run", "--set", "target.defaults.lr", "2e-5"])
+    err = capsys.readouterr().err
+    _one_error_line(code, err, "--set target.defaults.lr=2e-5")
+    assert len(err.splitlines()) == 1
+
