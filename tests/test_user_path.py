@@ -131,3 +131,10 @@ def test_set_with_a_space_says_to_write_key_equals_value(capsys):
     _one_error_line(code, err, "--set target.defaults.lr=2e-5")
     assert len(err.splitlines()) == 1
 
+
+def test_a_misspelt_set_key_gets_a_suggestion(capsys):
+    """Issue 22.7: a misspelt key, or one given without its table, names the key meant."""
+    code = main(["reproduce", "--all", "--dry-run", "--set", "run.sedes=[1]"])
+    _one_error_line(code, capsys.readouterr().err, "unknown config key 'run.sedes'; did you mean 'run.seeds'?")
+    code = main(["reproduce", "--all", "--dry-run", "--set", "lr=2e-5"])
+    _one_error_line(code, capsys.readouterr().err, "did you mean 'intermediate.defaults.lr' or 'target.defaults.lr'?")
