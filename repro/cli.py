@@ -10,6 +10,7 @@ from pathlib import Path
 
 from repro import progress, runrecord
 from repro.analysis.tables import analyse_results, gains_of
+from repro.analysis.typed import load_analysis_table
 from repro.atomic import write_json
 from repro.checkdata import check_data
 from repro.config import PROFILE_DIR, load_config
@@ -24,7 +25,7 @@ from repro.plan import build_plan, data_measures_plan
 from repro.scoring.metrics import ScoringError
 from repro.scoring.xtreme import score_folders, summary_lines
 from repro.tasks import REGISTRY, tasks_with_role
-from repro.verify import load_results, verify_run
+from repro.verify import verify_run
 
 DEFAULT_RUN_DIR = "runs/{profile}"
 
@@ -213,7 +214,7 @@ def cmd_analyze(args) -> int:
     if args.results:
         if not args.out:
             raise ReproError("analyze --results FILE needs --out DIR")
-        results = load_results(Path(args.results))  # a VerifyInputError is a ReproError: one line, exit 2
+        results = load_analysis_table(Path(args.results))  # a VerifyInputError is a ReproError: one line, exit 2
         split, _, sources, targets, _ = gains_of(results, args.split)
         data = None
         if args.profile:  # read the tasks' data as that profile does: M1, M2, M3 (b), C2 become available
@@ -276,7 +277,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("analyze", help="task similarity vs gain: the research-question report")
     _common(p)
     p.add_argument("--wait", action="store_true", help="wait for another run on this run dir instead of refusing")
-    p.add_argument("--results", default=None, help="analyse this results table (expected/results.schema.json) instead of a run")
+    p.add_argument("--results", default=None, help="analyse this results table instead of a run: a run's results.json "
+                   "(repro/schemas/results.schema.json) or one typed in by hand with only the gains or scores "
+                   "(repro/schemas/typed-results.schema.json)")
     p.add_argument("--out", default=None, help="with --results: where report.md, analysis.json and the plots go")
     p.add_argument("--split", default=None, help="with --results: the split to analyse (default: the table's headline split)")
     p.add_argument("--permutations", type=int, default=10_000, help="with --results: interaction-test permutations")

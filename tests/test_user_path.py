@@ -3,8 +3,10 @@ redirected to a file, a run directory read back without its profile, verdicts ag
 mistyped options. Each test failed on the code before its fix."""
 import json
 import os
+import re
 import subprocess
 import sys
+import warnings
 
 import pytest
 
@@ -138,3 +140,54 @@ def test_a_misspelt_set_key_gets_a_suggestion(capsys):
     _one_error_line(code, capsys.readouterr().err, "unknown config key 'run.sedes'; did you mean 'run.seeds'?")
     code = main(["reproduce", "--all", "--dry-run", "--set", "lr=2e-5"])
     _one_error_line(code, capsys.readouterr().err, "did you mean 'intermediate.defaults.lr' or 'target.defaults.lr'?")
+
+
+# ------------------------------------------------------------------ a table typed in from a paper (issue 22.6)
+TYPED_GAINS = {"mnli": {"xnli": 1.0, "pawsx": 0.5, "udpos": -1.0, "panx": 0.2},
+               "qqp": {"xnli": 0.2, "pawsx": 0.1, "udpos": -0.5, "panx": 0.0},
+               "squad": {"xnli": 0.8, "pawsx": 0.9, "udpos": 0.4, "panx": -0.3},
+               "ccg": {"xnli": -0.6, "pawsx": -0.2, "udpos": 0.9, "panx": 0.5}}
+
+
+def _analyze_typed(capsys, tmp_path, table: dict):
+    path = tmp_path / "typed.json"
+    path.write_text(json.dumps(table))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        code = main(["analyze", "--results", str(path), "--out", str(tmp_path / "out"), "--permutations", "50",
+                     "--bootstrap", "30"])
+    assert code == 0, capsys.readouterr().err
+    assert not caught, [str(w.message) for w in caught]  # counted into the report, not flooded
+    return json.loads((tmp_path / "out" / "analysis.json").read_text()), (tmp_path / "out" / "report.md").read_text()
+
+
+def test_a_typed_table_of_gains_is_analysed(capsys, tmp_path):
+    """Only the gains, as read off a paper: no schema_version, seeds, provenance or retrieval settings."""
+    analysis, report = _analyze_typed(capsys, tmp_path, {"source": "typed by hand", "gains": TYPED_GAINS})
+    assert analysis["gain"]["mnli"]["xnli"] == 1.0 and analysis["split"] == "test"
+    assert "ConstantInputWarning" in report and "times during the analysis" in report
+
+
+def test_a_typed_table_of_scores_is_analysed_as_gains_over_the_baseline(capsys, tmp_path):
+    scores = {"baseline": {"xnli": 79.0, "pawsx": 88.0}, "mnli": {"xnli": 80.5, "pawsx": 88.5},
+              "qqp": {"xnli": 78.0, "pawsx": 89.0}, "squad": {"xnli": 79.5, "pawsx": 87.0}}
+    analysis, _ = _analyze_typed(capsys, tmp_path, {"scores": scores, "split": "dev"})
+    assert analysis["gain"]["mnli"]["xnli"] == pytest.approx(1.5) and analysis["gain"]["qqp"]["pawsx"] == 1.0
+    assert analysis["split"] == "dev"
+
+
+def test_a_bad_typed_table_names_the_json_path(capsys, tmp_path):
+    path = tmp_path / "typed.json"
+    path.write_text(json.dumps({"gains": {"mnli": {"xnli": "1.0"}}}))
+    code = main(["analyze", "--results", str(path), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and "gains.mnli.xnli" in err and "typed-results.schema.json" in err, err
+
+
+def test_analyze_help_cites_schemas_that_exist(capsys):
+    """Issue 28.6: the help named expected/results.schema.json, which does not exist."""
+    with pytest.raises(SystemExit):
+        main(["analyze", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    cited = re.findall(r"[\w./-]+\.schema\.json", text)
+    assert cited and all((ROOT / c).is_file() for c in cited), cited

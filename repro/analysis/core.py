@@ -6,6 +6,8 @@ Inputs are plain dicts {source: {target: float | None}}; the output is the analy
 from __future__ import annotations
 
 import math
+import warnings
+from collections import Counter
 
 import numpy as np
 
@@ -129,9 +131,21 @@ def exact_threshold(n: int, alpha: float = 0.05) -> float | None:
     return None
 
 
-def analyse(gain: dict, measures: dict, sources: list[str], targets: list[str], split: str, *,
-            permutations: int = 10_000, bootstrap: int = 2000, seed: int = 0, seeds: int = 1,
-            reliability: dict | None = None, notes: list[str] | None = None, gain_ci: dict | None = None) -> dict:
+def analyse(*args, **kwargs) -> dict:
+    """_analyse, with the numerical warnings it raises (scipy's ConstantInputWarning once per resample of a
+    constant column: hundreds) counted into one note each instead of flooding the terminal."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = _analyse(*args, **kwargs)
+    counts = Counter((w.category.__name__, str(w.message).splitlines()[0]) for w in caught)
+    result["notes"] += [f"{category} {n} time{'s' if n > 1 else ''} during the analysis: {message}"
+                        for (category, message), n in counts.items()]
+    return result
+
+
+def _analyse(gain: dict, measures: dict, sources: list[str], targets: list[str], split: str, *,
+             permutations: int = 10_000, bootstrap: int = 2000, seed: int = 0, seeds: int = 1,
+             reliability: dict | None = None, notes: list[str] | None = None, gain_ci: dict | None = None) -> dict:
     """gain_ci: {source: {target: [lo, hi] | None}}, the gains' 95% CIs from the paired bootstrap over
     evaluation examples (repro.analysis.examples); absent without per-example predictions."""
     g_raw = matrix(gain, sources, targets)
