@@ -191,3 +191,16 @@ def test_analyze_help_cites_schemas_that_exist(capsys):
     text = " ".join(capsys.readouterr().out.split())
     cited = re.findall(r"[\w./-]+\.schema\.json", text)
     assert cited and all((ROOT / c).is_file() for c in cited), cited
+
+
+def test_several_tasks_without_data_are_told_apart(capsys):
+    """Issue 22.7: the paper profile's three local tasks ran together on one line with no separator."""
+    code = main(["reproduce", "--all", "--dry-run", "--profile", "paper"])
+    _one_error_line(code, capsys.readouterr().err, "(1) ccg:", "; (2) udpos:", "; (3) bucc2018:")
+
+
+def test_check_data_asks_only_for_the_missing_folder(capsys):
+    """Issue 22.7: a task whose source is already local needs only its folder, not source/dir."""
+    main(["check-data", "--profile", "paper", "--offline"])
+    out = capsys.readouterr().out
+    assert "(set data.task.ccg.dir)" in out and "source/dir" not in out, out
