@@ -204,3 +204,27 @@ def test_check_data_asks_only_for_the_missing_folder(capsys):
     main(["check-data", "--profile", "paper", "--offline"])
     out = capsys.readouterr().out
     assert "(set data.task.ccg.dir)" in out and "source/dir" not in out, out
+
+
+def test_loading_the_tiny_model_prints_no_load_report(capfd):
+    """Issue 22.7: transformers' LOAD REPORT table (the tiny model has no pooler) came with every load."""
+    import logging
+
+    from transformers.utils import logging as hf_logging
+
+    from repro.modeling import TINY_MODEL, _PoolerOnlyReport, load_encoder
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_warning()  # the library default; the tests run at error
+    try:
+        load_encoder(TINY_MODEL)
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    assert "LOAD REPORT" not in capfd.readouterr().err
+    assert not hf_logging.get_logger("transformers.modeling_utils").filters  # only around that load
+
+    def report(*rows):
+        table = "Key | Status | \n----+---\n" + "\n".join(f"{k} | {s} | " for k, s in rows)
+        return logging.LogRecord("t", logging.WARNING, "", 0, "M LOAD REPORT from: x\n" + table, None, None)
+    assert not _PoolerOnlyReport().filter(report(("pooler.dense.weight", "MISSING"), ("pooler.dense.bias", "MISSING")))
+    assert _PoolerOnlyReport().filter(report(("pooler.dense.bias", "MISSING"), ("encoder.layer.0.x", "MISSING")))
+    assert _PoolerOnlyReport().filter(report(("lm_head.bias", "UNEXPECTED")))
