@@ -228,3 +228,16 @@ def test_loading_the_tiny_model_prints_no_load_report(capfd):
     assert not _PoolerOnlyReport().filter(report(("pooler.dense.weight", "MISSING"), ("pooler.dense.bias", "MISSING")))
     assert _PoolerOnlyReport().filter(report(("pooler.dense.bias", "MISSING"), ("encoder.layer.0.x", "MISSING")))
     assert _PoolerOnlyReport().filter(report(("lm_head.bias", "UNEXPECTED")))
+
+
+def test_no_phase_names_a_task():
+    """Issue 22.7: a phase held ("bucc2018", "tatoeba"); what differs per task is declared on the task
+    (here fit_measure), so a new task needs no edit to any phase."""
+    import ast
+
+    from repro.tasks import REGISTRY
+    for path in sorted((ROOT / "repro" / "phases").glob("*.py")):
+        strings = {n.value for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Constant)
+                   and isinstance(n.value, str)}
+        assert not strings & set(REGISTRY), (path.name, strings & set(REGISTRY))
+    assert {n for n, t in REGISTRY.items() if t.fit_measure == "alignment"} == {"bucc2018", "tatoeba"}

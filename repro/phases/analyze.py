@@ -34,7 +34,6 @@ from repro.phases.common import examples_path, head_settings, prepared_languages
 from repro.retrieval import load_embeddings, resolve_layer, save_embeddings
 from repro.tasks import get_task
 
-RETRIEVAL = ("bucc2018", "tatoeba")
 PUBLISHED = "analysis"  # <run-dir>/analysis/: where users (and issue 11) look for the report
 
 
@@ -288,7 +287,7 @@ def report_stage(config, aggregate: Stage, lexical: Stage, embeddings: Stage, lo
             for t in targets:
                 if base is None or s not in lm:
                     continue
-                if t in RETRIEVAL:  # ΔA: the alignment margin is the natural predictor for retrieval
+                if get_task(t).fit_measure == "alignment":  # ΔA: the natural predictor for retrieval
                     va, vb = lm[s].get("alignment"), base.get("alignment")
                     m4[s][t] = m4_mid[s][t] = None if va is None or vb is None else va - vb
                     continue
