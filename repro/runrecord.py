@@ -2,8 +2,8 @@
 (status, verify, analyze, plan) need only `--run-dir`.
 
 `reproduce` writes RUN_DIR/run.json ({"profile": name or absolute .toml path, "overrides": [...]}). A run
-directory made before the record existed is recognised by its stage keys: the profile (without `--set`
-options) whose plan has the most finished stages in it is taken, and a note says so.
+directory made before the record existed is recognised by its stage keys: the named profile (without
+`--set` options) to which most of its finished stages belong is taken, and a note says so.
 """
 from __future__ import annotations
 
@@ -69,11 +69,13 @@ def infer_profile(run_dir: Path, profile_dir: Path, plan_of) -> str:
                 continue
             hits = sum(f"{s.phase}/{s.name}-{s.key}" in done for s in stages)
             score = (hits, hits / max(len(stages), 1))
-            if score > best_score:
+            # Most of what the run holds must be this profile's: a run of another profile (a .toml path,
+            # --set options) shares a few stages with a named one and is not that one.
+            if score > best_score and hits >= len(done) / 2:
                 best, best_score = path.stem, score
     if best is None:
-        raise ReproError(f"{run_dir} has no run record ({RECORD}) and no finished stage of any profile; "
-                         "pass the --profile (and --set options) it was made with")
+        raise ReproError(f"{run_dir} has no run record ({RECORD}) and its finished stages are not those of a named "
+                         "profile; pass the --profile (and --set options) it was made with")
     print(f"note: {run_dir} has no {RECORD}; read as profile {best!r}, whose stages it holds "
           "(pass --profile and --set options to read it otherwise)", file=sys.stderr)
     return best
