@@ -241,3 +241,23 @@ def test_no_phase_names_a_task():
                    and isinstance(n.value, str)}
         assert not strings & set(REGISTRY), (path.name, strings & set(REGISTRY))
     assert {n for n, t in REGISTRY.items() if t.fit_measure == "alignment"} == {"bucc2018", "tatoeba"}
+
+
+def test_the_run_environments_install_no_test_tools_and_nothing_unused():
+    """Issue 22.7: tox -e smoke installed pytest, pytest-benchmark and hadolint; accelerate was declared (and
+    locked in the container) but never imported."""
+    import configparser
+    import tomllib
+
+    tox = configparser.ConfigParser(interpolation=None)
+    tox.read(ROOT / "tox.ini")
+    run_deps = tox["testenv"]["deps"]  # what smoke and soak install (they declare no deps of their own)
+    assert "deps" not in tox["testenv:smoke"] and "deps" not in tox["testenv:soak"]
+    assert not [d for d in ("pytest", "hadolint") if d in run_deps], run_deps
+    assert "pytest==" in tox["testenv:tests"]["deps"]
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert not [d for d in declared if d.startswith("accelerate")]
+    for lock in ("docker/constraints.txt", "docker/requirements-gpu.txt", "tox.ini"):
+        assert "accelerate" not in (ROOT / lock).read_text(), lock
+    sources = [p.read_text() for p in (ROOT / "repro").rglob("*.py")]
+    assert not any(re.search(r"^\s*(import|from) accelerate\b", s, re.M) for s in sources)
