@@ -1,17 +1,17 @@
 """Retrieval core for XTREME's two retrieval tasks (BUCC 2018 and Tatoeba), scored straight from an encoder.
 
 Follows google-research/xtreme ``third_party/utils_retrieve.py`` and facebookresearch/LASER
-``source/mine_bitexts.py`` (re-implemented from their rules, not copied; section numbers below are §4.x of the
-project's retrieval notes):
+``source/mine_bitexts.py`` (re-implemented from their rules, not copied; the rules are stated here, in four
+parts named below):
 
-* §4.1 sentence embeddings: strip, tokenize, truncate to ``max_length - 2`` pieces, ``<s> … </s>``, right padding
+* Embeddings: strip, tokenize, truncate to ``max_length - 2`` pieces, ``<s> … </s>``, right padding
   to the longest sentence of the batch, attention mask 1 on real tokens (specials included), one hidden-states
   entry, mean pooling over the mask (or CLS = position 0), float32.
-* §4.2 Tatoeba: cosine, for each English row the nearest source row, top-1, no margin, no one-to-one constraint.
-* §4.3 BUCC: de-duplicate (last occurrence wins), L2-normalise, kNN both directions (k = 4, capped), ratio margin,
+* Tatoeba: cosine, for each English row the nearest source row, top-1, no margin, no one-to-one constraint.
+* BUCC: de-duplicate (last occurrence wins), L2-normalise, kNN both directions (k = 4, capped), ratio margin,
   ``max`` retrieval with greedy one-to-one selection, score > 0, text → ID mapping that drops texts occurring more
   than once, dev-gold threshold (midpoint rule), extraction with ``score >= threshold``.
-* §4.4: exact flat inner-product search; torch matmul + top-k gives the same neighbours as faiss, ties aside.
+* Search: exact flat inner-product search; torch matmul + top-k gives the same neighbours as faiss, ties aside.
 
 Only the embedding extraction needs a model; everything else works on NumPy arrays.
 """
@@ -52,7 +52,7 @@ _OFFSET_POSITION_MODELS = {"roberta", "xlm-roberta", "xlm-roberta-xl", "camember
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Layer and embedding extraction (§4.1)
+# Layer and embedding extraction (Embeddings, above)
 # ----------------------------------------------------------------------------------------------------------------
 
 def resolve_layer(num_hidden_layers: int, layer: int, reference_num_layers: int = 24) -> int:
@@ -170,7 +170,7 @@ def embed_sentences(
     device: str | torch.device = "cpu",
     dtype: torch.dtype | None = None,
 ) -> np.ndarray:
-    """Sentence embeddings ``float32 [N, d]`` from ``hidden_states[layer]`` as in XTREME (§4.1).
+    """Sentence embeddings ``float32 [N, d]`` from ``hidden_states[layer]`` as in XTREME (Embeddings, in the module docstring).
 
     * ``layer``: index into ``hidden_states`` (use :func:`resolve_layer`); 0 = embedding output.
     * ``pooling``: ``"mean"`` = average over attention-mask positions including ``<s>``/``</s>``, excluding
@@ -241,7 +241,7 @@ def _pooled_rows(model, flat, starts, lengths, batches, pad_id, device, layer, p
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Vector search (§4.4): one blocked GEMM pass feeding running top-k in both directions
+# Vector search (Search, above): one blocked GEMM pass feeding running top-k in both directions
 # ----------------------------------------------------------------------------------------------------------------
 
 def save_embeddings(path, emb) -> None:
@@ -499,7 +499,7 @@ class Mined:
 
 def mine(src, tgt, k: int = 4, margin: str = "ratio", *, block: int = 2048, device: str | torch.device = "cpu",
          cosine: bool = True) -> Mined:
-    """Margin-based bitext mining (LASER / XTREME recipe, §4.3) in one GEMM pass over the similarity matrix.
+    """Margin-based bitext mining (LASER / XTREME recipe; BUCC, in the module docstring) in one GEMM pass over the similarity matrix.
 
     Cosine k-NN in both directions (``k`` capped at the other side's size), margin of each pair against the
     mean similarity of both sides' k neighbours (``ratio``: cos / ((fwd_mean + bwd_mean) / 2), ``distance``:
@@ -542,7 +542,7 @@ def knn_reference(x, y, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Tatoeba (§4.2)
+# Tatoeba (above)
 # ----------------------------------------------------------------------------------------------------------------
 
 def tatoeba_predict(src_emb, en_emb) -> list[int]:
@@ -558,7 +558,7 @@ def tatoeba_predict(src_emb, en_emb) -> list[int]:
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# BUCC mining (§4.3)
+# BUCC mining (above)
 # ----------------------------------------------------------------------------------------------------------------
 
 def _line_key(text: str) -> str:

@@ -1,4 +1,4 @@
-"""Tests for repro.retrieval (xtreme.md §4): layer choice, embedding extraction, kNN, Tatoeba and BUCC mining.
+"""Tests for repro.retrieval (the rules in its module docstring): layer choice, embedding extraction, kNN, Tatoeba and BUCC mining.
 
 Expected values of the hand-made cases are derived in the comments (exact fractions).
 """

@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import warnings
+from pathlib import Path
 
 import pytest
 
@@ -261,3 +262,14 @@ def test_the_run_environments_install_no_test_tools_and_nothing_unused():
         assert "accelerate" not in (ROOT / lock).read_text(), lock
     sources = [p.read_text() for p in (ROOT / "repro").rglob("*.py")]
     assert not any(re.search(r"^\s*(import|from) accelerate\b", s, re.M) for s in sources)
+
+
+def test_code_and_tests_cite_no_internal_document():
+    """Issue 22.7: docstrings cited "spec B.3", "B.4 step 7 of the design" and "§4.x of the retrieval notes",
+    documents a user does not have; the code cites public sources or states the rule."""
+    cited = re.compile("|".join(["design " + "notes", r"spec B\.[0-9]", "retrieval " + "notes", "§" + "4"]))
+    me = Path(__file__).resolve()
+    hits = [f"{p.relative_to(ROOT)}:{i}" for folder in ("repro", "tests") for p in sorted((ROOT / folder).rglob("*"))
+            if p.suffix in (".py", ".toml", ".md") and p.resolve() != me
+            for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if cited.search(line)]
+    assert not hits, hits

@@ -1,4 +1,4 @@
-"""The analysis plan (design notes B.4) on a gain matrix and similarity matrices: per-target
+"""The analysis plan on a gain matrix and similarity matrices: per-target
 predictive validity, double-centred (task-specific) correlation, the PAWS-X interaction model,
 uncertainty (bootstrap over sources, jackknife over sources), Benjamini-Hochberg and the verdicts.
 
@@ -211,7 +211,7 @@ def _excludes_zero(ci, sign: int) -> bool:
 
 
 def verdicts(r: dict) -> list[str]:
-    """The decision rules of design notes B.4 step 7, as sentences."""
+    """The decision rules, as sentences: each rule is the condition beside the sentence it adds."""
     out = []
     pooled = r["pooled"]
     n_min = min(r["power"]["sources_per_target"].values() or [0])

@@ -78,7 +78,7 @@ CKA_FILE = "cka_features.npy"
 
 
 def cka_probes(prep, n: int, seed: int) -> list[dict]:
-    """P_t of M5 (design notes B.3): up to n dev inputs of the target, the same number from each of its
+    """P_t of M5 (the probe set of the CKA measure): up to n dev inputs of the target, the same number from each of its
     languages (zero-shot transfer is about the evaluation languages), seeded."""
     langs = prepared_languages(prep, "dev")
     per = max(1, n // max(1, len(langs)))
@@ -103,8 +103,9 @@ def keep_cka_features(out: Path, encoder, tok, prep, config: dict, device) -> No
 
 
 def cka_stage(config, encoders: dict[str, Stage], baseline_cells: dict[str, Stage], prepared: dict) -> Stage:
-    """M5 ΔCKA[s, t] = CKA(H_θs, H_θt_base) − CKA(H_θ0, H_θt_base) on target t's probes (design notes B.3),
-    with θt_base the baseline target-tuned encoder whose features its target stage kept."""
+    """M5 ΔCKA[s, t] = CKA(H_θs, H_θt_base) − CKA(H_θ0, H_θt_base) on target t's probes (CKA: Kornblith et
+    al. 2019, arXiv 1905.00414), with θt_base the baseline target-tuned encoder whose features its target
+    stage kept."""
     a = config["analysis"]
 
     def run(ctx):
