@@ -1,13 +1,17 @@
-"""Invoke tasks: the same commands and flags as `python -m repro` (`invoke --list`).
+"""Invoke tasks: every user command of `python -m repro`, with the same flags (`invoke --list`,
+`invoke --help TASK`).
 
     invoke reproduce --all --profile paper [--run-dir D] [--set K=V]... [--executor slurm]
     invoke reproduce --phase intermediate --profile paper --set 'intermediate.tasks=["mnli"]'
-    invoke status --profile paper          invoke verify --profile paper
-    invoke analyze --profile paper [-- extra flags of `python -m repro analyze`]
+    invoke plan --profile paper --estimate      invoke check-data --profile paper --offline
+    invoke status --run-dir runs/paper          invoke verify --run-dir runs/paper [--expected paper]
+    invoke analyze --run-dir runs/paper         invoke analyze --results typed.json --out report/
+    invoke score --prediction-folder P --label-folder L --output-file scores.json
     invoke reproduce --all --profile paper --docker   # the same inside the CUDA container
 
 Every task is a thin wrapper over `python -m repro ...`; stages that are done are skipped, so any
-task can be re-run after a crash and continues where it stopped. Exit codes are repro's.
+task can be re-run after a crash and continues where it stopped. Exit codes are repro's. Without
+--profile, a command on an existing --run-dir reads the profile that run was made with.
 """
 from __future__ import annotations
 
@@ -18,13 +22,16 @@ import sys
 from invoke import task
 
 IMAGE = os.environ.get("REPRO_IMAGE", "repro-xstilts:latest")
-COMMON_HELP = {"profile": "smoke | smoke-grid | paper | path.toml", "run_dir": "default runs/<profile>",
-               "set": "override KEY=VALUE, read as TOML (repeatable)"}
+COMMON_HELP = {"profile": "smoke | smoke-grid | paper | path.toml (default: the one --run-dir was made with, else smoke)",
+               "run_dir": "default runs/<profile>", "set": "override KEY=VALUE, read as TOML (repeatable)",
+               "docker": "run in the CUDA container"}
 
 
 def repro_args(command: str, profile: str, run_dir: str, sets, *flags: str) -> list[str]:
     """`python -m repro` arguments for one task; empty options are left out so repro's defaults apply."""
-    args = [command, *[f for f in flags if f], "--profile", profile]
+    args = [command, *[f for f in flags if f]]
+    if profile:
+        args += ["--profile", profile]
     if run_dir:
         args += ["--run-dir", run_dir]
     for s in sets or []:
@@ -51,7 +58,7 @@ def _run(c, args: list[str], docker: bool = False) -> None:
                               "phase": "one phase (and what it needs)", "dry_run": "print the plan only",
                               "executor": "local (default) | slurm", "wait": "wait for a run holding the run dir",
                               "no_verify": "skip the verification after --all", "docker": "run in the CUDA container"})
-def reproduce(c, all_=False, phase="", profile="smoke", run_dir="", set=None, executor="", dry_run=False,
+def reproduce(c, all_=False, phase="", profile="", run_dir="", set=None, executor="", dry_run=False,
               wait=False, no_verify=False, docker=False):
     """Run stages of a profile (skipping done ones); with --all, verify the figures afterwards."""
     flags = ("--all" if all_ else "", f"--phase={phase}" if phase else "", f"--executor={executor}" if executor else "",
@@ -61,7 +68,7 @@ def reproduce(c, all_=False, phase="", profile="smoke", run_dir="", set=None, ex
 
 def _phase_task(phase: str):
     @task(iterable=["set"], auto_shortflags=False, help={**COMMON_HELP, "docker": "run in the CUDA container"}, name=phase)
-    def run_phase(c, profile="smoke", run_dir="", set=None, docker=False):
+    def run_phase(c, profile="", run_dir="", set=None, docker=False):
         _run(c, repro_args("reproduce", profile, run_dir, set, f"--phase={phase}"), docker)
 
     run_phase.__doc__ = f"Run phase `{phase}` (and the stages it needs); same as reproduce --phase {phase}."
@@ -76,22 +83,65 @@ evaluate = _phase_task("evaluate")
 aggregate = _phase_task("aggregate")
 
 
-@task(iterable=["set"], auto_shortflags=False, help={**COMMON_HELP, "expected": "expected-figures file (default: the profile's)"})
-def verify(c, profile="smoke", run_dir="", set=None, expected="", docker=False):
+def _opt(flag: str, value) -> str:
+    """`--flag=value` for a given value, `--flag` for True, nothing for an empty one (repro's default)."""
+    if value is True:
+        return flag
+    return f"{flag}={value}" if value not in (None, "", False) else ""
+
+
+@task(iterable=["set"], auto_shortflags=False, help={**COMMON_HELP, "estimate": "device-hours per stage and for the grid",
+                              "calibration": "calibration.json written by tests/bench/gpu.py", "json": "machine-readable"})
+def plan(c, profile="", run_dir="", set=None, estimate=False, calibration="", json=False, docker=False):
+    """The stage plan; with --estimate, device-hours per stage and for the grid."""
+    _run(c, repro_args("plan", profile, run_dir, set, _opt("--estimate", estimate), _opt("--calibration", calibration),
+                       _opt("--json", json)), docker)
+
+
+@task(iterable=["set"], auto_shortflags=False, help={**COMMON_HELP, "offline": "try no hub load; list the ones not tried"})
+def check_data(c, profile="", run_dir="", set=None, offline=False, docker=False):
+    """Read one example of every dataset the profile needs (run before a long job)."""
+    _run(c, repro_args("check-data", profile, run_dir, set, _opt("--offline", offline)), docker)
+
+
+@task(iterable=["set"], auto_shortflags=False, help={**COMMON_HELP, "expected": "expected-figures file (default: the profile's)",
+                              "out": "where the verdicts go (default RUN_DIR/verify.json, or verify-<table>.json)"})
+def verify(c, profile="", run_dir="", set=None, expected="", out="", docker=False):
     """Check the run's figures against the expected tables (exit 0 / 1 / 2)."""
-    _run(c, repro_args("verify", profile, run_dir, set, f"--expected={expected}" if expected else ""), docker)
+    _run(c, repro_args("verify", profile, run_dir, set, _opt("--expected", expected), _opt("--out", out)), docker)
 
 
-@task(iterable=["set"], auto_shortflags=False, help={**COMMON_HELP, "json": "machine-readable rows"})
-def status(c, profile="smoke", run_dir="", set=None, json=False, docker=False):
+@task(iterable=["set"], auto_shortflags=False, help={**COMMON_HELP, "json": "machine-readable rows",
+                              "verify": "re-hash every output against its manifest (slow)"})
+def status(c, profile="", run_dir="", set=None, json=False, verify=False, docker=False):
     """Table of stages: done / stale / pending / running / interrupted, with Slurm job ids and states."""
-    _run(c, repro_args("status", profile, run_dir, set, "--json" if json else ""), docker)
+    _run(c, repro_args("status", profile, run_dir, set, _opt("--json", json), _opt("--verify", verify)), docker)
 
 
-@task(iterable=["set"], auto_shortflags=False, help=COMMON_HELP)
-def analyze(c, profile="smoke", run_dir="", set=None, docker=False):
-    """`python -m repro analyze`; flags after `--` are passed through unchanged."""
-    _run(c, repro_args("analyze", profile, run_dir, set) + shlex.split(c.remainder or ""), docker)
+@task(iterable=["set"], auto_shortflags=False, help={**COMMON_HELP, "wait": "wait for a run holding the run dir",
+                              "results": "analyse this results table (a run's or typed in) instead of a run",
+                              "out": "with --results: where the report goes", "split": "with --results: the split",
+                              "permutations": "with --results: interaction-test permutations",
+                              "bootstrap": "with --results: source-bootstrap resamples"})
+def analyze(c, profile="", run_dir="", set=None, wait=False, results="", out="", split="", permutations="",
+            bootstrap="", docker=False):
+    """The research-question report of a run (--run-dir) or of a results table (--results); flags after `--`
+    are passed through unchanged."""
+    flags = (_opt("--wait", wait), _opt("--results", results), _opt("--out", out), _opt("--split", split),
+             _opt("--permutations", permutations), _opt("--bootstrap", bootstrap))
+    _run(c, repro_args("analyze", profile, run_dir, set, *flags) + shlex.split(c.remainder or ""), docker)
+
+
+@task(iterable=["tasks"], auto_shortflags=False, help={
+    "prediction_folder": "folder with one sub-folder per task of test-<lang>.<ext> prediction files",
+    "label_folder": "folder with the gold files in the same layout", "output_file": "where to write the JSON report",
+    "tasks": "score only this task (repeatable; default: every task present on both sides)",
+    "docker": "run in the CUDA container"})
+def score(c, prediction_folder, label_folder, output_file, tasks=None, docker=False):
+    """Score an XTREME prediction folder like the official evaluate.py."""
+    args = ["score", "--prediction-folder", prediction_folder, "--label-folder", label_folder,
+            "--output-file", output_file]
+    _run(c, args + (["--tasks", *tasks] if tasks else []), docker)
 
 
 @task

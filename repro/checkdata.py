@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass, field
 
 from repro.errors import ReproError
-from repro.sources import source_for, task_languages
+from repro.sources import fix_keys, source_for, task_languages
 from repro.tasks import DataSource, get_task
 
 # The example fields each head reads (repro/heads/).
@@ -110,7 +110,7 @@ def check_task(config: dict, name: str, hub: dict | None = None) -> Report:
         problem = get_task(probe_task).source_problem(src)
         label = f"{probe_task}/{split}-{lang}" if probe_task != name else f"{split}-{lang}"
         if problem:
-            report.wrong.append(f"{probe_task}: {problem} (set data.task.{probe_task}.source/dir)")
+            report.wrong.append(f"{probe_task}: {problem} (set {fix_keys(config, probe_task, src)})")
             break
         if src.kind == "hub" and (offline() or hub.get("unreachable")):
             report.untried.append(label)

@@ -8,11 +8,12 @@ import sys
 import time
 from pathlib import Path
 
-from repro import progress
+from repro import progress, runrecord
 from repro.analysis.tables import analyse_results, gains_of
+from repro.analysis.typed import load_analysis_table
 from repro.atomic import write_json
 from repro.checkdata import check_data
-from repro.config import load_config
+from repro.config import PROFILE_DIR, load_config
 from repro.engine import RunLock, is_done, stage_dir, stage_status, topological
 from repro.errors import ReproError
 from repro.estimate import estimate, print_estimate
@@ -24,23 +25,37 @@ from repro.plan import build_plan, data_measures_plan
 from repro.scoring.metrics import ScoringError
 from repro.scoring.xtreme import score_folders, summary_lines
 from repro.tasks import REGISTRY, tasks_with_role
-from repro.verify import load_results, verify_run
+from repro.verify import verify_run
 
 DEFAULT_RUN_DIR = "runs/{profile}"
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--profile", default="smoke", help="profile name (smoke, smoke-grid, paper) or a .toml path")
+    p.add_argument("--profile", default=None, help="profile name (smoke, smoke-grid, paper) or a .toml path "
+                   "(default: the one --run-dir was made with, recorded in its run.json; else smoke)")
     p.add_argument("--run-dir", default=None, help="where stages are written (default runs/<profile>)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config value, e.g. --set target.defaults.lr=2e-5 (repeatable)")
 
 
-def _load(args, need_data: bool = True):
+def _resolve(args, reads_run: bool = False) -> Path:
+    """Sets args.profile and args.overrides to those the command runs with (given, or recorded in the run
+    directory: repro/runrecord.py) and returns the run directory."""
+    args.profile, args.overrides, run_dir = runrecord.resolve(
+        args.profile, args.overrides, args.run_dir, PROFILE_DIR, _profile_stages, DEFAULT_RUN_DIR, reads_run)
+    return run_dir
+
+
+def _profile_stages(profile: str):
+    return build_plan(load_config(profile), need_data=False).stages
+
+
+def _load(args, need_data: bool = True, reads_run: bool = False):
     """The profile's config, its plan and run dir; need_data=False plans without the data-source check
-    (a cost estimate needs no data)."""
+    (a cost estimate, a status table and a verification need no data); reads_run: the command reads an
+    existing run, so a --run-dir of unknown profile is an error rather than read as the default."""
+    run_dir = _resolve(args, reads_run)
     config = load_config(args.profile, args.overrides)
-    run_dir = Path(args.run_dir or DEFAULT_RUN_DIR.format(profile=config["profile"]))
     return config, build_plan(config, need_data), run_dir
 
 
@@ -56,6 +71,7 @@ def cmd_reproduce(args) -> int:
     started = time.time()
     executor = args.executor or config["executor"]["name"]
     with RunLock(run_dir, wait=args.wait):
+        runrecord.write_record(run_dir, args.profile, args.overrides)  # what status/verify/analyze read it with
         if executor == "slurm":
             run_slurm(run_dir, stages, config["executor"]["slurm"], args.profile, args.overrides)
         elif executor == "local":
@@ -88,7 +104,7 @@ def _print_plan(config, stages) -> int:
 
 def cmd_status(args) -> int:
 
-    config, plan, run_dir = _load(args)
+    config, plan, run_dir = _load(args, need_data=False, reads_run=True)
     rows = [stage_status(run_dir, s, rehash=args.verify) for s in topological(plan.stages)]
     _add_slurm_jobs(run_dir, rows)
     if args.json:
@@ -134,14 +150,14 @@ def cmd_plan(args) -> int:
 
 
 def cmd_verify(args) -> int:
-
-    config, plan, run_dir = _load(args)
-    return verify_run(run_dir, plan, config, args.expected)
+    config, plan, run_dir = _load(args, need_data=False, reads_run=True)  # figures are checked without data
+    return verify_run(run_dir, plan, config, args.expected, Path(args.out) if args.out else None)
 
 
 def cmd_check_data(args) -> int:
     if args.offline:
         os.environ["HF_HUB_OFFLINE"] = "1"
+    _resolve(args)
     return check_data(load_config(args.profile, args.overrides))
 
 
@@ -154,11 +170,31 @@ def cmd_score(args) -> int:
     except ScoringError as exc:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
+    if not any(t.name in result for t in targets):  # a folder given one level off scores nothing: say so
+        print(f"error: {_nothing_scored(args.prediction_folder, args.label_folder, targets)}", file=sys.stderr)
+        return 2
     write_json(Path(args.output_file), result)
     for line in summary_lines(result, targets):
         print(line)
     print(f"wrote {args.output_file}")
     return 0
+
+
+def _nothing_scored(prediction_folder: str, label_folder: str, targets) -> str:
+    """What `score` expected inside the folders, and where the task folders are if one level off."""
+    names = {t.name for t in targets}
+    hints = []
+    for folder in (prediction_folder, label_folder):
+        f = Path(folder)
+        if f.name in names:
+            hints.append(f"{f} is itself a task folder: give its parent")
+        else:
+            down = sorted(str(c) for c in f.iterdir() if c.is_dir() and any((c / n).is_dir() for n in names))
+            if down:
+                hints.append(f"the task folders are one level down, in {down[0]}")
+    return (f"nothing scored: {prediction_folder} and {label_folder} have no task folder in common; each must hold "
+            f"one sub-folder per task ({', '.join(sorted(names))}) of test-<lang>.<ext> files"
+            + (f" ({'; '.join(hints)})" if hints else ""))
 
 
 def _score_arguments(p: argparse.ArgumentParser) -> None:
@@ -178,7 +214,7 @@ def cmd_analyze(args) -> int:
     if args.results:
         if not args.out:
             raise ReproError("analyze --results FILE needs --out DIR")
-        results = load_results(Path(args.results))  # a VerifyInputError is a ReproError: one line, exit 2
+        results = load_analysis_table(Path(args.results))  # a VerifyInputError is a ReproError: one line, exit 2
         split, _, sources, targets, _ = gains_of(results, args.split)
         data = None
         if args.profile:  # read the tasks' data as that profile does: M1, M2, M3 (b), C2 become available
@@ -196,8 +232,9 @@ def cmd_analyze(args) -> int:
                                bootstrap=args.bootstrap, data=data, profile=args.profile)
         print(f"research-question report: {path}")
         return 0
-    args.all, args.phase, args.dry_run, args.no_verify = False, "analyze", False, True
-    args.profile = args.profile or "smoke"
+    # The analyze phase of a run, as `reproduce --phase analyze` runs it, with the profile the run recorded.
+    args.all, args.phase, args.dry_run, args.no_verify, args.executor = False, "analyze", False, True, None
+    _resolve(args, reads_run=True)
     return cmd_reproduce(args)
 
 
@@ -230,6 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("verify", help="check the results against expected figures (exit 0 / 1 / 2)")
     _common(p)
     p.add_argument("--expected", default=None, help="expected-figures file (default: the profile's verify.expected)")
+    p.add_argument("--out", default=None, help="where the verdicts go (default: RUN_DIR/verify.json against the "
+                   "profile's table, RUN_DIR/verify-<table>.json against another, so the run's own are kept)")
     p.set_defaults(func=cmd_verify)
     p = sub.add_parser("check-data", help="read one example of every dataset the profile needs (run before a long job)")
     _common(p)
@@ -238,7 +277,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("analyze", help="task similarity vs gain: the research-question report")
     _common(p)
     p.add_argument("--wait", action="store_true", help="wait for another run on this run dir instead of refusing")
-    p.add_argument("--results", default=None, help="analyse this results table (expected/results.schema.json) instead of a run")
+    p.add_argument("--results", default=None, help="analyse this results table instead of a run: a run's results.json "
+                   "(repro/schemas/results.schema.json) or one typed in by hand with only the gains or scores "
+                   "(repro/schemas/typed-results.schema.json)")
     p.add_argument("--out", default=None, help="with --results: where report.md, analysis.json and the plots go")
     p.add_argument("--split", default=None, help="with --results: the split to analyse (default: the table's headline split)")
     p.add_argument("--permutations", type=int, default=10_000, help="with --results: interaction-test permutations")
@@ -261,8 +302,14 @@ def _quiet_libraries() -> None:
 
 def main(argv=None) -> int:
     _quiet_libraries()
+    if hasattr(sys.stdout, "reconfigure"):  # each line as it is printed, also into a file or a pipe
+        sys.stdout.reconfigure(line_buffering=True)
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or os.environ.get("REPRO_DEBUG") == "1"
+    spaced = _set_without_equals(argv)
+    if spaced:
+        print(f"error: {spaced}", file=sys.stderr)
+        return 2
     args = build_parser().parse_args([a for a in argv if a != "--debug"])
     try:
         return args.func(args)
@@ -273,6 +320,15 @@ def main(argv=None) -> int:
         if debug:
             raise
         return _report(e)
+
+
+def _set_without_equals(argv: list[str]) -> str | None:
+    """`--set KEY VALUE` (a space for the =) would only get argparse's "unrecognized arguments"."""
+    for i, arg in enumerate(argv[:-1]):
+        if arg == "--set" and "=" not in argv[i + 1]:
+            key, value = argv[i + 1], argv[i + 2] if i + 2 < len(argv) and not argv[i + 2].startswith("--") else "VALUE"
+            return f"--set {key}: write KEY=VALUE in one argument, with = and no space: --set {key}={value}"
+    return None
 
 
 def _report(e: Exception) -> int:

@@ -7,6 +7,7 @@ is then checked against its rule in repro/config_rules.py (ranges, choices, cros
 from __future__ import annotations
 
 import copy
+import difflib
 import tomllib
 from pathlib import Path
 
@@ -56,7 +57,7 @@ def _check(defaults: dict, values: dict, where: str, prefix: tuple = (), root: d
             _check(_free_template(root, prefix), value, where, path, root)
             continue
         if key not in defaults:
-            raise ConfigError(f"{where}: unknown config key {dotted!r}")
+            raise ConfigError(f"{where}: unknown config key {dotted!r}{_did_you_mean(root, dotted)}")
         default = defaults[key]
         if isinstance(default, dict):
             if not isinstance(value, dict):
@@ -64,6 +65,26 @@ def _check(defaults: dict, values: dict, where: str, prefix: tuple = (), root: d
             _check(default, value, where, path, root)
         elif not _same_type(default, value):
             raise ConfigError(f"{where}: {dotted} must be {type(default).__name__}, got {type(value).__name__} {value!r}")
+
+
+def _key_paths(table: dict, prefix: str = "") -> list[str]:
+    out = []
+    for key, value in table.items():
+        path = f"{prefix}{key}"
+        out.append(path)
+        if isinstance(value, dict):
+            out += _key_paths(value, path + ".")
+    return out
+
+
+def _did_you_mean(root: dict, dotted: str) -> str:
+    """'; did you mean 'target.defaults.lr'?' for a misspelt key, or one given without its table."""
+    paths = _key_paths(root)
+    last = dotted.rsplit(".", 1)[-1]
+    same_name = [p for p in paths if p.rsplit(".", 1)[-1] == last and p != dotted]
+    close = (difflib.get_close_matches(dotted, paths, n=1, cutoff=0.85) or same_name
+             or difflib.get_close_matches(dotted, paths, n=1, cutoff=0.7))
+    return f"; did you mean {' or '.join(repr(c) for c in close[:3])}?" if close else ""
 
 
 def _same_type(default, value) -> bool:

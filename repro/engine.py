@@ -204,7 +204,13 @@ def check_outputs(run_dir: Path, stage: Stage) -> None:
         raise CorruptArtifact(stage.id, stage_dir(run_dir, stage) / name, reason)
 
 
-def run_stage(run_dir: Path, stage: Stage, log=print) -> dict:
+def log_line(message: str) -> None:
+    """One stage line, flushed at once: a log redirected to a file or pipe (nohup, tee, a batch job) gets
+    each line as it happens, and a killed run keeps every line it printed."""
+    print(message, flush=True)
+
+
+def run_stage(run_dir: Path, stage: Stage, log=log_line) -> dict:
     """Run one stage unless it is done; returns its manifest."""
     final = stage_dir(run_dir, stage)
     if is_done(run_dir, stage):
@@ -247,7 +253,7 @@ def run_stage(run_dir: Path, stage: Stage, log=print) -> dict:
     return manifest
 
 
-def run_stages(run_dir: Path, stages: list[Stage], log=print) -> list[dict]:
+def run_stages(run_dir: Path, stages: list[Stage], log=log_line) -> list[dict]:
     results, changed = [], set()  # changed: re-run stages whose outputs differ from what dependents read
     for stage in topological(stages):
         old = None

@@ -3,6 +3,7 @@ transformers head model per task; the encoder alone is what moves from phase to 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 from importlib.metadata import version
@@ -11,6 +12,7 @@ from pathlib import Path
 import torch
 from torch import nn
 from transformers import AutoConfig, AutoModel, AutoTokenizer
+from transformers.utils import logging as hf_logging
 
 from repro.atomic import canonical_json, sha256_file, sha256_text
 from repro.errors import DataError, ReproError
@@ -115,13 +117,31 @@ def load_tokenizer(path):
     return AutoTokenizer.from_pretrained(str(path))
 
 
+class _PoolerOnlyReport(logging.Filter):
+    """Drops transformers' LOAD REPORT when all it reports is a missing pooler (the tiny model has none; the
+    pooler is made fresh, as the report says): that table came with every load and buried the stage log.
+    Any other report (a missing or unexpected weight) still shows."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "LOAD REPORT" not in message:
+            return True
+        rows = [[c.strip() for c in line.split("|")] for line in message.splitlines() if line.count("|") >= 2][1:]
+        return not (rows and all(r[0].startswith("pooler.") and r[1] == "MISSING" for r in rows))
+
+
 def load_encoder(path, **kwargs) -> nn.Module:
     # add_pooling_layer: the multiple-choice head of transformers reads the pooled output, so the shared
     # encoder keeps its pooler; the other heads ignore it.
     # SDPA attention (PyTorch's fused scaled_dot_product_attention; transformers' default, stated so a
     # changed default cannot silently slow the runs down).
     kwargs.setdefault("attn_implementation", "sdpa")
-    return AutoModel.from_pretrained(str(path), use_safetensors=True, add_pooling_layer=True, **kwargs)
+    log, quiet = hf_logging.get_logger("transformers.modeling_utils"), _PoolerOnlyReport()
+    log.addFilter(quiet)  # this load only: the filter goes with it
+    try:
+        return AutoModel.from_pretrained(str(path), use_safetensors=True, add_pooling_layer=True, **kwargs)
+    finally:
+        log.removeFilter(quiet)
 
 
 def pick_device(setting: str) -> torch.device:

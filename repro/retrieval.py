@@ -1,17 +1,17 @@
 """Retrieval core for XTREME's two retrieval tasks (BUCC 2018 and Tatoeba), scored straight from an encoder.
 
 Follows google-research/xtreme ``third_party/utils_retrieve.py`` and facebookresearch/LASER
-``source/mine_bitexts.py`` (re-implemented from their rules, not copied; section numbers below are §4.x of the
-project's retrieval notes):
+``source/mine_bitexts.py`` (re-implemented from their rules, not copied; the rules are stated here, in four
+parts named below):
 
-* §4.1 sentence embeddings: strip, tokenize, truncate to ``max_length - 2`` pieces, ``<s> … </s>``, right padding
+* Embeddings: strip, tokenize, truncate to ``max_length - 2`` pieces, ``<s> … </s>``, right padding
   to the longest sentence of the batch, attention mask 1 on real tokens (specials included), one hidden-states
   entry, mean pooling over the mask (or CLS = position 0), float32.
-* §4.2 Tatoeba: cosine, for each English row the nearest source row, top-1, no margin, no one-to-one constraint.
-* §4.3 BUCC: de-duplicate (last occurrence wins), L2-normalise, kNN both directions (k = 4, capped), ratio margin,
+* Tatoeba: cosine, for each English row the nearest source row, top-1, no margin, no one-to-one constraint.
+* BUCC: de-duplicate (last occurrence wins), L2-normalise, kNN both directions (k = 4, capped), ratio margin,
   ``max`` retrieval with greedy one-to-one selection, score > 0, text → ID mapping that drops texts occurring more
   than once, dev-gold threshold (midpoint rule), extraction with ``score >= threshold``.
-* §4.4: exact flat inner-product search; torch matmul + top-k gives the same neighbours as faiss, ties aside.
+* Search: exact flat inner-product search; torch matmul + top-k gives the same neighbours as faiss, ties aside.
 
 Only the embedding extraction needs a model; everything else works on NumPy arrays.
 """
@@ -52,7 +52,7 @@ _OFFSET_POSITION_MODELS = {"roberta", "xlm-roberta", "xlm-roberta-xl", "camember
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Layer and embedding extraction (§4.1)
+# Layer and embedding extraction (Embeddings, above)
 # ----------------------------------------------------------------------------------------------------------------
 
 def resolve_layer(num_hidden_layers: int, layer: int, reference_num_layers: int = 24) -> int:
@@ -84,12 +84,27 @@ def _effective_max_length(model, max_length: int) -> int:
 def _piece_ids(tokenizer, texts: list[str]) -> list[list[int]]:
     """Token ids without special tokens. A fast tokenizer's Rust backend is asked directly (``encode_batch_fast``
     skips the character offsets, and the per-sentence Python dicts of ``tokenizer(...)`` are never built): the
-    same ids (tests/test_retrieval.py), 23 ms instead of 31 for 2,000 short sentences (tests/bench/perf.py P1)."""
+    same ids (tests/test_retrieval.py), 23 ms instead of 31 for 2,000 short sentences (tests/bench/perf.py P1).
+
+    The backend keeps the padding and truncation that the last ``tokenizer(..., padding=True)`` call set on it
+    (transformers sets them anew on every call of its own), so they are switched off for this call and put back
+    as they were afterwards: the ids depend on the texts alone, never on what the caller did before."""
     backend = getattr(tokenizer, "backend_tokenizer", None)
     fast = getattr(backend, "encode_batch_fast", None)
-    if fast is not None and not getattr(tokenizer, "split_special_tokens", False):
+    if fast is None or getattr(tokenizer, "split_special_tokens", False):
+        return tokenizer(texts, add_special_tokens=False, padding=False, truncation=False, verbose=False)["input_ids"]
+    padding, truncation = backend.padding, backend.truncation
+    if padding is None and truncation is None:  # the usual case: nothing to switch off
         return [e.ids for e in fast(texts, add_special_tokens=False)]
-    return tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
+    backend.no_padding()
+    backend.no_truncation()
+    try:
+        return [e.ids for e in fast(texts, add_special_tokens=False)]
+    finally:
+        if padding is not None:
+            backend.enable_padding(**padding)
+        if truncation is not None:
+            backend.enable_truncation(**truncation)
 
 
 def _encode(tokenizer, sentences: Sequence[str], max_length: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -155,7 +170,7 @@ def embed_sentences(
     device: str | torch.device = "cpu",
     dtype: torch.dtype | None = None,
 ) -> np.ndarray:
-    """Sentence embeddings ``float32 [N, d]`` from ``hidden_states[layer]`` as in XTREME (§4.1).
+    """Sentence embeddings ``float32 [N, d]`` from ``hidden_states[layer]`` as in XTREME (Embeddings, in the module docstring).
 
     * ``layer``: index into ``hidden_states`` (use :func:`resolve_layer`); 0 = embedding output.
     * ``pooling``: ``"mean"`` = average over attention-mask positions including ``<s>``/``</s>``, excluding
@@ -191,10 +206,19 @@ def embed_sentences(
 
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     device = torch.device(device)
+    was_training = model.training  # given back as it came: a caller mid-training keeps its dropout
     model.eval()
     autocast = (torch.autocast(device_type=device.type, dtype=dtype) if dtype is not None
                 else contextlib.nullcontext())
 
+    try:
+        out = _pooled_rows(model, flat, starts, lengths, batches, pad_id, device, layer, pooling, autocast, n)
+    finally:
+        model.train(was_training)
+    return out
+
+
+def _pooled_rows(model, flat, starts, lengths, batches, pad_id, device, layer, pooling, autocast, n) -> np.ndarray:
     out: np.ndarray | None = None
     with torch.inference_mode(), autocast:
         for idx in batches:
@@ -217,7 +241,7 @@ def embed_sentences(
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Vector search (§4.4): one blocked GEMM pass feeding running top-k in both directions
+# Vector search (Search, above): one blocked GEMM pass feeding running top-k in both directions
 # ----------------------------------------------------------------------------------------------------------------
 
 def save_embeddings(path, emb) -> None:
@@ -410,7 +434,7 @@ def _tile_product(device: torch.device, rows: int, cols: int):
     return product
 
 
-def _search(x, y, k: int, both: bool, block: int, device, normalized: bool):
+def _search(x, y, k: int, both: bool, block: int, device, cosine: bool):
     """Exact inner-product top-k of the rows of ``x`` among ``y`` (and, with ``both``, of ``y`` among ``x``),
     computing each ``block × block`` similarity tile once. Memory: the inputs, two tiles (the GEMM's output and
     the last one; one kept buffer with MKL), a boolean one where a tile takes the exhaustive test (see
@@ -423,7 +447,7 @@ def _search(x, y, k: int, both: bool, block: int, device, normalized: bool):
     bwd = _RunningTopK(m, min(k, n), device) if both else None
     if n == 0 or m == 0 or k <= 0:
         return fwd, bwd
-    prep = (lambda b: b.to(device).float()) if normalized else (lambda b: _unit(b.to(device)))
+    prep = (lambda b: _unit(b.to(device))) if cosine else (lambda b: b.to(device).float())
     product = _tile_product(device, min(block, n), min(block, m))
     with torch.inference_mode():
         for i0 in range(0, n, block):
@@ -438,14 +462,16 @@ def _search(x, y, k: int, both: bool, block: int, device, normalized: bool):
 
 
 def knn(x, y, k: int, block: int = 2048, device: str | torch.device = "cpu",
-        normalized: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Exact inner-product top-k of each row of ``x`` among the rows of ``y`` (faiss ``IndexFlatIP`` semantics,
-    ties to the lower index). NumPy or torch input, any float dtype (float16 is upcast block by block).
-    ``normalized=False`` L2-normalises each block first (cosine). ``k`` is capped at ``len(y)``.
-    Returns ``(sims [N, k] float32, idx [N, k] int64)``, best first."""
+        cosine: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-k of each row of ``x`` among the rows of ``y`` (ties to the lower index). NumPy or torch
+    input, any float dtype (float16 is upcast block by block). ``cosine=True`` (the default, as in :func:`mine`)
+    ranks by cosine similarity, L2-normalising each block first; ``cosine=False`` ranks by the raw inner
+    product (faiss ``IndexFlatIP``), the same only for rows already of unit length, and saves the
+    normalisation. ``k`` is capped at ``len(y)``. Returns ``(sims [N, k] float32, idx [N, k] int64)``, best
+    first."""
     if block < 1:
         raise ValueError("block must be >= 1")
-    fwd, _ = _search(x, y, int(k), False, block, device, normalized)
+    fwd, _ = _search(x, y, int(k), False, block, device, cosine)
     return fwd.values.cpu().numpy(), fwd.index.cpu().numpy()
 
 
@@ -472,19 +498,20 @@ class Mined:
 
 
 def mine(src, tgt, k: int = 4, margin: str = "ratio", *, block: int = 2048, device: str | torch.device = "cpu",
-         normalized: bool = False) -> Mined:
-    """Margin-based bitext mining (LASER / XTREME recipe, §4.3) in one GEMM pass over the similarity matrix.
+         cosine: bool = True) -> Mined:
+    """Margin-based bitext mining (LASER / XTREME recipe; BUCC, in the module docstring) in one GEMM pass over the similarity matrix.
 
     Cosine k-NN in both directions (``k`` capped at the other side's size), margin of each pair against the
     mean similarity of both sides' k neighbours (``ratio``: cos / ((fwd_mean + bwd_mean) / 2), ``distance``:
     cos − that mean, ``absolute``: cos), and for every source row its best target by margin (forward
-    candidates; the backward ones are returned too). ``normalized=True`` skips the L2 normalisation.
+    candidates; the backward ones are returned too). ``cosine=False`` takes raw inner products instead
+    (the same for rows already of unit length; saves the L2 normalisation), as in :func:`knn`.
     """
     if margin not in _MARGINS:
         raise ValueError(f"margin must be one of {sorted(_MARGINS)}, not {margin!r}")
     if block < 1:
         raise ValueError("block must be >= 1")
-    fwd, bwd = _search(src, tgt, int(k), True, block, device, normalized)
+    fwd, bwd = _search(src, tgt, int(k), True, block, device, cosine)
     x2y_sim, x2y_ind = fwd.values.cpu().numpy(), fwd.index.cpu().numpy()
     y2x_sim, y2x_ind = bwd.values.cpu().numpy(), bwd.index.cpu().numpy()
     n, m = len(x2y_sim), len(y2x_sim)
@@ -515,7 +542,7 @@ def knn_reference(x, y, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Tatoeba (§4.2)
+# Tatoeba (above)
 # ----------------------------------------------------------------------------------------------------------------
 
 def tatoeba_predict(src_emb, en_emb) -> list[int]:
@@ -526,12 +553,12 @@ def tatoeba_predict(src_emb, en_emb) -> list[int]:
     """
     if len(en_emb) == 0:
         return []
-    _, idx = knn(normalize(en_emb), normalize(src_emb), 1)
+    _, idx = knn(normalize(en_emb), normalize(src_emb), 1, cosine=False)  # normalised once, above
     return [int(i) for i in idx[:, 0]]
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# BUCC mining (§4.3)
+# BUCC mining (above)
 # ----------------------------------------------------------------------------------------------------------------
 
 def _line_key(text: str) -> str:

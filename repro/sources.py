@@ -39,15 +39,18 @@ def check_sources(config: dict, tasks: list[str]) -> None:
         src = source_for(config, task)
         problem = task.source_problem(src)
         if problem:
-            own = config["data"]["task"].get(n, {})
-            if src.kind == "hub":
-                keys = f'data.task.{n}.source = "local" and data.task.{n}.dir'
-            else:
-                keys = f"data.task.{n}.dir" if own.get("source") or own.get("dir") else f"data.dir (or data.task.{n}.dir)"
-            problems.append(f"  {n}: {problem}; set {keys} = a folder holding {task.folder or n}/ "
-                            f"(README, 'Data layout'), or leave {n} out of the profile's tasks")
-    if problems:
-        raise ConfigError("the data of these tasks cannot be read:\n" + "\n".join(problems))
+            problems.append(f"({len(problems) + 1}) {n}: {problem}; set {fix_keys(config, n, src)} = a folder holding "
+                            f"{task.folder or n}/ (README, 'Data layout'), or leave {n} out of the profile's tasks")
+    if problems:  # one line per task on a terminal; numbered and ';'-separated once joined into one line
+        raise ConfigError("the data of these tasks cannot be read:\n" + ";\n".join(problems))
+
+
+def fix_keys(config: dict, name: str, src: DataSource) -> str:
+    """The config keys that give a task its data: only the folder where the source is local already."""
+    if src.kind == "hub":
+        return f'data.task.{name}.source = "local" and data.task.{name}.dir'
+    own = config["data"]["task"].get(name, {})
+    return f"data.task.{name}.dir" if own.get("source") or own.get("dir") else f"data.dir (or data.task.{name}.dir)"
 
 
 def task_languages(config: dict, task) -> list[str]:

@@ -12,7 +12,7 @@ from repro.phases.analyze import publish
 
 TYPED = ROOT / "tests" / "fixtures" / "analysis" / "typed_results.json"
 
-# The ladder as tabled in the design notes (Part B.3), typed in by hand: the attributes must reproduce it.
+# The ladder over Phang et al.'s task list, typed in by hand: the attributes must reproduce it.
 SPEC_LADDER = """
 anli 0 1 3 3 3 3 3 2 2
 ccg 3 3 0 1 2 2 2 3 3

@@ -28,7 +28,7 @@ def test_exact_spearman_p_n9_matches_full_enumeration():
 
 
 def test_exact_thresholds_of_the_spec_for_n9():
-    # spec B.4 step 6: P(|rho| >= 0.70) = 0.043 for n = 9 (scipy's t-approximation would say 0.036)
+    # the exact permutation threshold: P(|rho| >= 0.70) = 0.043 for n = 9 (scipy's t-approximation would say 0.036)
     x = np.arange(9.0)
     for perm in itertools.permutations(range(9)):
         y = np.array(perm, dtype=float)

@@ -99,7 +99,7 @@ CONFIG_CASES = {
     "unknown task": (["--set", 'target.tasks=["xnlii"]'], 'target.tasks = ["xnlii"] is not allowed: "xnlii" is not a known target task (bucc2018'),
     "bad language code": (["--set", 'synthetic.languages=["en","../x"]'], 'synthetic.languages = ["en", "../x"] is not allowed'),
     "empty seeds": (["--set", "run.seeds=[]"], "run.seeds = [] is not allowed: a list of at least 1 integer seed"),
-    "override without =": (["--set", "run.seeds"], "must look like key.path=value"),
+    "override without =": (["--set", "run.seeds"], "--set run.seeds: write KEY=VALUE"),
     "unknown profile": (["--profile", "papers"], "unknown profile 'papers'"),
     "untrained encoder": (["--set", 'target.encoders=["qqq"]'], "target.encoders names stages that are not trained"),
     "missing model dir": (["--set", 'model.name="/nonexistent/model"'], "/nonexistent/model: model directory not found"),
@@ -167,5 +167,5 @@ def test_nan_embeddings_are_refused():
 def test_schema_invalid_expected_file_exits_2(tmp_path, capsys):
     bad = tmp_path / "expected.json"
     bad.write_text(json.dumps({"profile": "smoke", "figures": [{"id": 3}]}))
-    code, out = run(capsys, "verify", "--run-dir", tmp_path / "run", "--expected", bad)
+    code, out = run(capsys, "verify", "--profile", "smoke", "--run-dir", tmp_path / "run", "--expected", bad)
     assert code == 2 and str(bad) in out and "figures[0]" in out

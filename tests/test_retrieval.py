@@ -1,4 +1,4 @@
-"""Tests for repro.retrieval (xtreme.md §4): layer choice, embedding extraction, kNN, Tatoeba and BUCC mining.
+"""Tests for repro.retrieval (the rules in its module docstring): layer choice, embedding extraction, kNN, Tatoeba and BUCC mining.
 
 Expected values of the hand-made cases are derived in the comments (exact fractions).
 """
@@ -147,7 +147,7 @@ def test_knn_equals_reference(block):
     rng = np.random.default_rng(0)
     x = R.normalize(rng.standard_normal((50, 16)))
     y = R.normalize(rng.standard_normal((37, 16)))
-    sims, idx = R.knn(x, y, 4, block=block)
+    sims, idx = R.knn(x, y, 4, block=block, cosine=False)
     ref_sims, ref_idx = R.knn_reference(x, y, 4)
     np.testing.assert_array_equal(idx, ref_idx)
     np.testing.assert_allclose(sims, ref_sims, atol=1e-6)
@@ -156,7 +156,7 @@ def test_knn_equals_reference(block):
 def test_knn_caps_k():
     x = np.eye(3, dtype=np.float32)
     y = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], dtype=np.float32)
-    sims, idx = R.knn(x, y, 4, block=1)
+    sims, idx = R.knn(x, y, 4, block=1, cosine=False)
     assert sims.shape == idx.shape == (3, 2)
     np.testing.assert_array_equal(idx[:2], [[0, 1], [1, 0]])
     np.testing.assert_allclose(sims[:2], [[1, 0], [1, 0]])
@@ -350,10 +350,10 @@ def test_chunk_filter_breaks_ties_to_the_lower_index(chunk, monkeypatch):
     x = rng.integers(-2, 3, (90, 5)).astype(np.float32)
     y = rng.integers(-2, 3, (70, 5)).astype(np.float32)
     for block in (16, 33):
-        sims, idx = R.knn(x, y, 4, block=block)
+        sims, idx = R.knn(x, y, 4, block=block, cosine=False)
         ref_sims, ref_idx = R.knn_reference(x, y, 4)
         assert idx.tolist() == ref_idx.tolist() and sims.tolist() == ref_sims.tolist()
-        bwd = R.mine(x, y, k=3, block=block, normalized=True).bwd_knn[1]
+        bwd = R.mine(x, y, k=3, block=block, cosine=False).bwd_knn[1]
         assert bwd.tolist() == R.knn_reference(y, x, 3)[1].tolist()
     assert calls["exhaustive"] < calls["tiles"]
 
@@ -372,7 +372,7 @@ def test_mine_accepts_torch_and_float16_and_caps_k():
 
 def test_knn_breaks_ties_to_the_lower_index_across_blocks():
     y = np.array([[1.0, 0.0]] * 5 + [[0.0, 1.0]], dtype=np.float32)  # five identical keys
-    sims, idx = R.knn(np.array([[1.0, 0.0]], dtype=np.float32), y, 3, block=2)
+    sims, idx = R.knn(np.array([[1.0, 0.0]], dtype=np.float32), y, 3, block=2, cosine=False)
     assert idx.tolist() == [[0, 1, 2]] and sims.tolist() == [[1.0, 1.0, 1.0]]
 
 
@@ -382,6 +382,45 @@ def test_embeddings_round_trip_as_float16(tmp_path):
     back = R.load_embeddings(tmp_path / "e.npy")
     assert back.dtype == np.float16 and back.nbytes == emb.nbytes // 2
     np.testing.assert_allclose(back, emb, rtol=1e-3, atol=1e-3)
-    _, a = R.knn(emb, emb, 1, normalized=False)
-    _, b = R.knn(back, back, 1, normalized=False)
+    _, a = R.knn(emb, emb, 1)
+    _, b = R.knn(back, back, 1)
     assert a.tolist() == b.tolist()
+
+
+# ------------------------------------------------------------------------------------ no state from the caller
+def test_embeddings_do_not_depend_on_an_earlier_padded_tokenizer_call(tiny):
+    """`tokenizer(..., padding=True, truncation=True)` leaves padding and truncation set on the Rust backend;
+    embed_sentences must still read each sentence alone, and give the backend back as it found it."""
+    model, tok = tiny
+    before = R.embed_sentences(model, tok, ENGLISH, layer=2)
+    hello = tok("Hello world", add_special_tokens=False)["input_ids"]
+    tok(["a b", "a much longer sentence than the first one here"], padding=True, truncation=True, max_length=6)
+    state = (tok.backend_tokenizer.padding, tok.backend_tokenizer.truncation)
+    assert state[0] is not None and state[1] is not None  # the state the bug came from
+    assert R._piece_ids(tok, ["Hello world"]) == [hello]
+    after = R.embed_sentences(model, tok, ENGLISH, layer=2)
+    np.testing.assert_array_equal(after, before)
+    assert (tok.backend_tokenizer.padding, tok.backend_tokenizer.truncation) == state
+
+
+def test_embedding_gives_the_model_back_in_the_mode_it_came_in(tiny):
+    model, tok = tiny
+    model.train()
+    try:
+        R.embed_sentences(model, tok, ENGLISH[:2], layer=2)
+        assert model.training
+    finally:
+        model.eval()
+
+
+def test_knn_and_mine_rank_by_cosine_by_default():
+    """One long key would win every raw inner product; by default both rank by cosine, as the name of
+    the option says (cosine=False: raw inner products)."""
+    import inspect
+    x = np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32)
+    y = np.array([[0.1, 0.0], [0.0, 0.1], [50.0, 40.0]], dtype=np.float32)
+    assert R.knn(x, y, 1)[1][:, 0].tolist() == [0, 1]
+    assert R.mine(x, y, k=1).tgt.tolist() == [0, 1]
+    assert R.knn(x, y, 1, cosine=False)[1][:, 0].tolist() == [2, 2]
+    defaults = [inspect.signature(f).parameters["cosine"].default for f in (R.knn, R.mine)]
+    assert defaults == [True, True]

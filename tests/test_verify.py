@@ -138,7 +138,8 @@ def write_expected(tmp_path: Path, figs: list[dict], name="expected.json") -> Pa
 def verify(tmp_path, figs, results=None, config=None):
     config = config or make_config()
     run_dir, plan = make_run(tmp_path, config, results if results is not None else make_results(config))
-    code = verify_run(run_dir, plan, config, str(write_expected(tmp_path, figs)))
+    # --out: these tables are written for the test, so their verdicts are asked for in the run's verify.json
+    code = verify_run(run_dir, plan, config, str(write_expected(tmp_path, figs)), run_dir / "verify.json")
     report = json.loads((run_dir / "verify.json").read_text()) if (run_dir / "verify.json").exists() else None
     return code, report
 

@@ -1,4 +1,4 @@
-"""The analysis plan (design notes B.4) on a gain matrix and similarity matrices: per-target
+"""The analysis plan on a gain matrix and similarity matrices: per-target
 predictive validity, double-centred (task-specific) correlation, the PAWS-X interaction model,
 uncertainty (bootstrap over sources, jackknife over sources), Benjamini-Hochberg and the verdicts.
 
@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
+from collections import Counter
 
 import numpy as np
 
@@ -202,10 +204,22 @@ BASELINE_WHY = {
 }
 
 
-def analyse(gain: dict, measures: dict, sources: list[str], targets: list[str], split: str, *,
-            permutations: int = 10_000, bootstrap: int = 2000, seed: int = 0, seeds: int = 1,
-            reliability: dict | None = None, notes: list[str] | None = None, gain_ci: dict | None = None,
-            origin: dict | None = None) -> dict:
+def analyse(*args, **kwargs) -> dict:
+    """_analyse, with the numerical warnings it raises (scipy's ConstantInputWarning once per resample of a
+    constant column: hundreds) counted into one note each instead of flooding the terminal."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = _analyse(*args, **kwargs)
+    counts = Counter((w.category.__name__, str(w.message).splitlines()[0]) for w in caught)
+    result["notes"] += [f"{category} {n} time{'s' if n > 1 else ''} during the analysis: {message}"
+                        for (category, message), n in counts.items()]
+    return result
+
+
+def _analyse(gain: dict, measures: dict, sources: list[str], targets: list[str], split: str, *,
+             permutations: int = 10_000, bootstrap: int = 2000, seed: int = 0, seeds: int = 1,
+             reliability: dict | None = None, notes: list[str] | None = None, gain_ci: dict | None = None,
+             origin: dict | None = None) -> dict:
     """gain_ci: {source: {target: [lo, hi] | None}}, the gains' 95% CIs from the paired bootstrap over
     evaluation examples (repro.analysis.examples); absent without per-example predictions.
     origin: {measure: what it was computed on} for measures computed on other data than the gains
@@ -362,7 +376,8 @@ def mark_other_data(r: dict, sentence: str) -> str:
 
 
 def verdicts(r: dict) -> list[str]:
-    """The decision rules of design notes B.4 step 7, as sentences; each states its evidence (n and power)."""
+    """The decision rules, as sentences: each rule is the condition beside the sentence it adds, and each
+    sentence states its evidence (n and power)."""
     out = []
     pooled = r["pooled"]
     ev = evidence(r)

@@ -1,5 +1,5 @@
-"""Per-example uncertainty of the gains (design notes B.4: paired bootstrap over evaluation examples
-within language). The target stages keep their predictions in XTREME's layout and the evaluate stages
+"""Per-example uncertainty of the gains (a paired bootstrap over evaluation examples within
+language). The target stages keep their predictions in XTREME's layout and the evaluate stages
 the gold beside them, so each example's additive contribution to the metric is read back from the files:
 
   accuracy (classification): [correct]            metric = 100 * correct / n

@@ -157,7 +157,7 @@ def regret_at_k(gains, scores, k: int = 1) -> float:
 
 
 def double_centre(m) -> np.ndarray:
-    """I[s,t] = M[s,t] - mean_s' M[s',t]... as B.4 step 3: minus row mean, minus column mean, plus grand
+    """I[s,t] = M[s,t] - mean_s' M[s',t]... (double centring): minus row mean, minus column mean, plus grand
     mean (NaN cells ignored in the means). Removes the 'generally good source' and 'easy target' effects.
     An all-masked row or column stays NaN (numpy's empty-slice warning is expected there)."""
     m = np.asarray(m, dtype=float)

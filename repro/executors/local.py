@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from repro.engine import Stage, run_stages
+from repro.engine import Stage, log_line, run_stages
 
 
-def run_local(run_dir: Path, stages: list[Stage], log=print) -> None:
+def run_local(run_dir: Path, stages: list[Stage], log=log_line) -> None:
     run_stages(run_dir, stages, log)

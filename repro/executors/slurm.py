@@ -25,7 +25,7 @@ import submitit
 
 from repro.atomic import write_json
 from repro.config import load_config
-from repro.engine import Stage, is_done, run_stage, topological
+from repro.engine import Stage, is_done, log_line, run_stage, topological
 from repro.errors import ReproError
 from repro.plan import build_plan
 
@@ -51,7 +51,7 @@ class StageJob(submitit.helpers.Checkpointable):
         if stage is None:
             raise ReproError(f"stage {self.stage_id} is not in the plan of profile {self.profile}")
         print(f"[slurm] {self.stage_id} in {self.run_dir}", flush=True)
-        return run_stage(Path(self.run_dir), stage, log=lambda m: print(m, flush=True))["key"]
+        return run_stage(Path(self.run_dir), stage, log=log_line)["key"]
 
 
 def waves(stages: list[Stage], run_dir: Path) -> list[list[Stage]]:
@@ -80,7 +80,7 @@ def _parameters(settings: dict, phase: str) -> dict:
     return params
 
 
-def submit(run_dir: Path, stages: list[Stage], settings: dict, profile: str, overrides: list[str], log=print):
+def submit(run_dir: Path, stages: list[Stage], settings: dict, profile: str, overrides: list[str], log=log_line):
     """Submits every not-done stage; returns {stage id: submitit job}."""
     folder = run_dir / ".slurm"
     earlier = {sid: j for sid, j in recorded_jobs(run_dir).items() if sid in {s.id for s in topological(stages)}}
@@ -154,7 +154,7 @@ def _ask(argv: list[str]) -> str:
         return ""
 
 
-def wait(jobs: dict, stages: dict, run_dir: Path, poll_s: float, log=print) -> None:
+def wait(jobs: dict, stages: dict, run_dir: Path, poll_s: float, log=log_line) -> None:
     """Until every job has ended; the first failure cancels the jobs still queued (they could never
     start: afterok) and is reported with the path of its log. A stage is judged by its outputs on
     disk: a job that finished its stage and was then killed on its way out (e.g. by a late timeout
@@ -191,7 +191,7 @@ def _cancel(pending: dict, failed: str) -> None:
         _ask(["scancel", *ids])
 
 
-def run_slurm(run_dir: Path, stages: list[Stage], settings: dict, profile: str, overrides: list[str], log=print):
+def run_slurm(run_dir: Path, stages: list[Stage], settings: dict, profile: str, overrides: list[str], log=log_line):
     if shutil.which("sbatch") is None:
         raise ReproError("--executor slurm: sbatch is not on PATH; run on a Slurm login node, or use --executor local")
     # Without accounting (slurmdbd) submitit warns at every poll that sacct failed; this module reads

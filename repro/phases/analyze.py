@@ -36,7 +36,6 @@ from repro.phases.planted import planted_stage
 from repro.retrieval import load_embeddings, resolve_layer, save_embeddings
 from repro.tasks import get_task
 
-RETRIEVAL = ("bucc2018", "tatoeba")
 PUBLISHED = "analysis"  # <run-dir>/analysis/: where users (and issue 11) look for the report
 
 
@@ -81,7 +80,7 @@ CKA_FILE = "cka_features.npy"
 
 
 def cka_probes(prep, n: int, seed: int) -> list[dict]:
-    """P_t of M5 (design notes B.3): up to n dev inputs of the target, the same number from each of its
+    """P_t of M5 (the probe set of the CKA measure): up to n dev inputs of the target, the same number from each of its
     languages (zero-shot transfer is about the evaluation languages), seeded."""
     langs = prepared_languages(prep, "dev")
     per = max(1, n // max(1, len(langs)))
@@ -106,8 +105,9 @@ def keep_cka_features(out: Path, encoder, tok, prep, config: dict, device) -> No
 
 
 def cka_stage(config, encoders: dict[str, Stage], baseline_cells: dict[str, Stage], prepared: dict) -> Stage:
-    """M5 ΔCKA[s, t] = CKA(H_θs, H_θt_base) − CKA(H_θ0, H_θt_base) on target t's probes (design notes B.3),
-    with θt_base the baseline target-tuned encoder whose features its target stage kept."""
+    """M5 ΔCKA[s, t] = CKA(H_θs, H_θt_base) − CKA(H_θ0, H_θt_base) on target t's probes (CKA: Kornblith et
+    al. 2019, arXiv 1905.00414), with θt_base the baseline target-tuned encoder whose features its target
+    stage kept."""
     a = config["analysis"]
 
     def run(ctx):
@@ -290,7 +290,7 @@ def report_stage(config, aggregate: Stage, lexical: Stage, embeddings: Stage, lo
             for t in targets:
                 if base is None or s not in lm:
                     continue
-                if t in RETRIEVAL:  # ΔA: the alignment margin is the natural predictor for retrieval
+                if get_task(t).fit_measure == "alignment":  # ΔA: the natural predictor for retrieval
                     va, vb = lm[s].get("alignment"), base.get("alignment")
                     m4[s][t] = m4_mid[s][t] = None if va is None or vb is None else va - vb
                     continue

@@ -67,6 +67,10 @@ class Task:
     selection_tasks: dict[str, str] = {}
     # ---- retrieval (targets with head "retrieval") ----
     retrieval_layer_key = "layer"  # which retrieval.* key names the layer this task reads
+    # ---- analysis ----
+    # M4, the encoder's fit to this target: "logme" (LogME of its labels on the encoder's features) or
+    # "alignment" (the cross-lingual alignment margin, ΔA: retrieval has no labels, only parallel sentences).
+    fit_measure = "logme"
 
     # ---- data hooks ----
 

@@ -57,6 +57,7 @@ def read_gold(path: Path, source_ids: list[str], english_ids: list[str]) -> list
 class BUCC2018(Task):
     name = folder = "bucc2018"
     role, head, metric = "target", "retrieval", "f1"
+    fit_measure = "alignment"  # M4 is ΔA: no labels to fit
     group, order = "retrieval", 8  # XTREME's task table
     languages = ("de", "fr", "ru", "zh")
     splits = ("dev", "test")

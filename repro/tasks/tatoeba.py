@@ -35,6 +35,7 @@ def sort_english(pairs: list[tuple[str, str]]) -> dict:
 class Tatoeba(Task):
     name = folder = "tatoeba"
     role, head, metric = "target", "retrieval", "accuracy"
+    fit_measure = "alignment"  # M4 is ΔA: no labels to fit
     group, order = "retrieval", 9  # XTREME's task table
     # XTREME's scorer order (evaluate.py's XTREME_TASK2LANGS); LASER maps each to its Tatoeba code.
     languages = ("ar", "he", "vi", "id", "jv", "tl", "eu", "ml", "ta", "te", "af", "nl", "de", "el", "bn", "hi",

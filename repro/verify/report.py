@@ -1,5 +1,6 @@
 """The verify command: check a run's results.json against an expected table, print one row per figure
-and write the verdicts to <run_dir>/verify.json."""
+and write the verdicts to <run_dir>/verify.json (against the profile's own table) or
+<run_dir>/verify-<table>.json (against another one)."""
 from __future__ import annotations
 
 import sys
@@ -53,12 +54,29 @@ def verify_results(results_path: Path, expected_path: Path, config: dict | None,
     return s["exit_code"]
 
 
-def verify_run(run_dir, plan, config: dict, expected: str | None = None) -> int:
+def _own_table(config: dict) -> Path | None:
+    try:
+        return resolve_expected(config["verify"]["expected"])
+    except VerifyInputError:  # the profile's own table is not here: any other table is "another"
+        return None
+
+
+def verdicts_path(run_dir: Path, expected_path: Path, own_path: Path | None) -> Path:
+    """Where the verdicts go: the run's own verify.json against the profile's table; against any other
+    table a file named after it (verify-paper.json), so the run's own verdicts are never replaced."""
+    if own_path is not None and expected_path.resolve() == own_path.resolve():
+        return run_dir / "verify.json"
+    return run_dir / f"verify-{expected_path.stem}.json"
+
+
+def verify_run(run_dir, plan, config: dict, expected: str | None = None, out: Path | None = None) -> int:
     """Verify the run in run_dir against `expected` (name in expected/ or a path; default the profile's
-    verify.expected). Returns 0 (all pass), 1 (a figure fails or is not computed), 2 (cannot verify)."""
+    verify.expected) and write the verdicts to `out` (default: verdicts_path). Returns 0 (all pass),
+    1 (a figure fails or is not computed), 2 (cannot verify)."""
     run_dir = Path(run_dir)
     try:
         expected_path = resolve_expected(expected or config["verify"]["expected"])
+        own_path = expected_path if not expected else _own_table(config)
         table = load_expected(expected_path)  # an invalid table is reported before anything about the run
         if not is_done(run_dir, plan.aggregate):
             raise VerifyInputError(
@@ -66,7 +84,7 @@ def verify_run(run_dir, plan, config: dict, expected: str | None = None) -> int:
                 "run `python -m repro reproduce --all` with the same --profile and --set options first")
         check_outputs(run_dir, plan.aggregate)  # an edited results table is named, never verified
         return verify_results(stage_dir(run_dir, plan.aggregate) / "results.json", expected_path, config,
-                              run_dir / "verify.json", table)
+                              Path(out) if out else verdicts_path(run_dir, expected_path, own_path), table)
     except VerifyInputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

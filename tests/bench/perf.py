@@ -351,13 +351,13 @@ def p2(n: int, d: int, k: int = 4, mem_n: int = 12000, repeats: int = 5) -> dict
 
     faiss.omp_set_num_threads(torch.get_num_threads())
     x, y = bucc_like(n, d)
-    R.mine(x[:512], y[:512], k, normalized=True)  # warm-up
+    R.mine(x[:512], y[:512], k, cosine=False)  # warm-up
     faiss_mine(x[:512], y[:512], k)
     # Seconds-long runs on a shared machine vary by +-20%: the median of interleaved repeats.
     runs_a, runs_o = [], []
     for _ in range(repeats):
         runs_a.append(timed(lambda: faiss_mine(x, y, k)))
-        runs_o.append(timed(lambda: R.mine(x, y, k, normalized=True)))
+        runs_o.append(timed(lambda: R.mine(x, y, k, cosine=False)))
     (t_a, (tgt_a, score_a, bwd_a)), (t_o, found) = _median_run(runs_a), _median_run(runs_o)
     same = bool(np.array_equal(found.tgt, tgt_a) and np.array_equal(found.bwd_src, bwd_a))
     close = bool(np.allclose(found.score, score_a, rtol=1e-5))
@@ -380,9 +380,9 @@ def unit_rows(n, d):  # normalised in place: no embedding-sized temporary raises
     v /= np.sqrt(np.einsum("ij,ij->i", v, v))[:, None]
     return v
 x, y = unit_rows({n}, {d}), unit_rows({n}, {d})
-R.mine(x[:64], y[:64], 4, normalized=True)
+R.mine(x[:64], y[:64], 4, cosine=False)
 base = hwm()
-R.mine(x, y, 4, normalized=True)
+R.mine(x, y, 4, cosine=False)
 print(base, hwm())
 """
 
