@@ -19,6 +19,7 @@ from pathlib import Path
 from repro.engine import is_done, stage_dir
 from repro.errors import ReproError
 from repro.modeling import load_tokenizer, resolve_model
+from repro.schedule import simulate
 
 # task: (training examples, mean tokens per training example (all choices for multiple choice),
 #        evaluation examples over every split and language predicted). Sizes: the datasets' papers /
@@ -36,12 +37,21 @@ SHAPES = {  # layers, width, FFN width; for hub ids whose config is not on this 
 }
 DEFAULT_GPU = {"device": "H100/H200 SXM, dense bf16 989 TFLOP/s (NVIDIA datasheet)", "peak_flops": 989e12,
                "mfu": 0.40, "measured": False,
-               "source": "DEFAULT, not measured: MFU assumed at the 40% goal of tests/bench/gpu.py"}
+               # An XLM-R-Large forward + backward + AdamW step at batch 4 is bound by kernel launches and the
+               # optimizer's pass over 560M parameters, not by FLOPs: assumed ~8 steps/s until gpu.py measures it.
+               "step_latency_s": 0.12, "forward_latency_s": 0.04,
+               "stage_overhead_s": {"prepare": 120, "pretrained": 120, "intermediate": 60, "target": 60,
+                                    "evaluate": 10, "aggregate": 10, "analyze": 600},
+               "startup_s": 20,
+               "source": "DEFAULT, not measured: MFU assumed at the 40% goal of tests/bench/gpu.py, step latency "
+                         "0.12 s and per-stage fixed costs assumed"}
 DEFAULT_CPU = {"device": "2-core CPU (AVX-512), fp32", "peak_flops": 150e9, "mfu": 1.0, "measured": True,
+               "step_latency_s": 0.03, "forward_latency_s": 0.02,
+               "stage_overhead_s": {"prepare": 0.05, "pretrained": 1, "intermediate": 2, "target": 2, "evaluate": 0.5,
+                                    "aggregate": 0.5, "analyze": 5},
+               "startup_s": 6,
                "source": "measured on the project's development CPU: XLM-R-base-shaped forward, 881 tokens/s "
                          "= 150 GFLOP/s effective (MFU folded into the peak)"}
-
-
 def model_shape(config: dict) -> tuple[int, int, int]:
 
     name = resolve_model(config["model"]["name"])
@@ -65,7 +75,12 @@ def calibration(config: dict, path: str | None) -> dict:
             float(cal["peak_flops"]), float(cal["mfu"])
         except (ValueError, KeyError, TypeError) as e:
             raise ReproError(f"{p}: not a calibration file ({type(e).__name__}: {e}); needs peak_flops and mfu") from None
-        return {**cal, "source": cal.get("source", f"measured, {p}")}
+        # What the file does not measure (e.g. fixed costs per stage) keeps the default of its kind.
+        return {**default_calibration(config), **cal, "source": cal.get("source", f"measured, {p}")}
+    return default_calibration(config)
+
+
+def default_calibration(config: dict) -> dict:
     cpu = config["run"]["device"] == "cpu" or config["model"]["name"] == "tiny"
     return DEFAULT_CPU if cpu else DEFAULT_GPU
 
@@ -114,11 +129,21 @@ def _local_tokenizer(config):
     return load_tokenizer(name) if Path(name).is_dir() else None
 
 
+def _latency(cal: dict, key: str, default: float) -> float:
+    return float(cal.get(key, default))
+
+
 def estimate(config: dict, plan, run_dir: Path | None = None, calibration_path: str | None = None) -> dict:
+    """Seconds per stage: training max(FLOPs / rate, optimizer micro-batches x step latency), evaluation and
+    prediction the same with forward passes, plus the phase's fixed cost per stage (start-up, model load,
+    data, writing); the grid's device-hours are their sum."""
     layers, d, ffn = model_shape(config)
     params = layers * (4 * d * d + 2 * d * ffn)
     cal = calibration(config, calibration_path)
     rate = float(cal["peak_flops"]) * float(cal["mfu"])
+    step_s = _latency(cal, "step_latency_s", 0.0)          # one forward + backward at the training batch
+    forward_s = _latency(cal, "forward_latency_s", step_s / 3)  # one evaluation batch
+    overhead = cal.get("stage_overhead_s", {})
     counted = data_counts(config, run_dir, plan)
 
     synthetic = config["data"]["source"] == "synthetic"
@@ -139,56 +164,109 @@ def estimate(config: dict, plan, run_dir: Path | None = None, calibration_path: 
 
     rows = []
     for st in plan.stages:
-        if st.phase not in ("intermediate", "target"):
-            continue
-        c = st.config
-        if st.phase == "intermediate":
-            tasks, settings = c["tasks"], c["settings"]
-            schedule = c["schedule"]
-        else:
-            tasks, settings, schedule = [c["task"]], {c["task"]: c["settings"]}, c["settings"]
-        train_tok = eval_tok = 0.0
-        sources = set()
-        for t in tasks:
-            n, mean, src = size(t)
-            sources.add(src)
-            s = settings[t]
-            cap = s.get("max_seq_length", 512)
-            mean = min(mean, cap)
-            if s.get("max_train_examples"):
-                n = min(n, s["max_train_examples"])
-            if "epochs" in schedule and n:  # a training stage (retrieval stages have no schedule)
-                if schedule.get("max_steps"):
-                    n_seen = schedule["max_steps"] * schedule["batch_size"] * schedule["grad_accum"]
-                else:
-                    n_seen = schedule["epochs"] * n
-                train_tok += n_seen * mean
-                steps = math.ceil(n_seen / (schedule["batch_size"] * schedule["grad_accum"]))
-                every = schedule.get("eval_every") or steps
-                dev = min(s.get("max_eval_examples") or evaluated(t), evaluated(t))
-                eval_tok += math.ceil(steps / every) * dev * mean
-            eval_tok += evaluated(t) * mean if st.phase == "target" else 0
-        seq = max(min(size(t)[1], settings[t].get("max_seq_length", 512)) for t in tasks)
-        flops = train_tok * (6 * params + 12 * layers * d * seq) + eval_tok * (2 * params + 4 * layers * d * seq)
-        rows.append({"stage": st.id, "train_tokens": train_tok, "eval_tokens": eval_tok, "flops": flops,
-                     "hours": flops / rate / 3600, "tokens_from": sorted(sources)})
+        row = {"stage": st.id, "train_tokens": 0.0, "eval_tokens": 0.0, "flops": 0.0, "steps": 0,
+               "flop_s": 0.0, "latency_s": 0.0, "overhead_s": float(overhead.get(st.phase, 0.0)), "tokens_from": []}
+        if st.phase in ("intermediate", "target"):
+            row.update(_training_cost(st.config, st.phase, size, evaluated, params, layers, d, config))
+            row["flop_s"] = row["flops"] / rate
+            row["latency_s"] = row["micro_batches"] * step_s + row["eval_batches"] * forward_s
+        row["seconds"] = max(row["flop_s"], row["latency_s"]) + row["overhead_s"]
+        row["hours"] = row["seconds"] / 3600
+        rows.append(row)
     phases = {}
     for r in rows:
         phases[r["stage"].split("/")[0]] = phases.get(r["stage"].split("/")[0], 0.0) + r["hours"]
     return {"model": {"layers": layers, "hidden": d, "ffn": ffn, "non_embedding_params": params},
-            "calibration": cal, "stages": rows, "phases": phases, "total_hours": sum(phases.values())}
+            "calibration": cal, "stages": rows, "phases": phases, "total_hours": sum(phases.values()),
+            "startup_s": float(cal.get("startup_s", 0.0))}
 
 
-def print_estimate(result: dict, profile: str) -> None:
+def _training_cost(c: dict, phase: str, size, evaluated, params: int, layers: int, d: int, config: dict) -> dict:
+    """Tokens, FLOPs, optimizer steps and micro-batches, and evaluation batches of one training (or retrieval) stage."""
+    if phase == "intermediate":
+        tasks, settings, schedule = c["tasks"], c["settings"], c["schedule"]
+    else:
+        tasks, settings, schedule = [c["task"]], {c["task"]: c["settings"]}, c["settings"]
+    train_tok = eval_tok = 0.0
+    steps = micro = eval_batches = 0
+    sources = set()
+    for t in tasks:
+        n, mean, src = size(t)
+        sources.add(src)
+        s = settings[t]
+        mean = min(mean, s.get("max_seq_length", 512))
+        if s.get("max_train_examples"):
+            n = min(n, s["max_train_examples"])
+        eval_bs = s.get("eval_batch_size") or config["retrieval"]["batch_size"]
+        if "epochs" in schedule and n:  # a training stage (retrieval stages have no schedule)
+            per_step = schedule["batch_size"] * schedule["grad_accum"]
+            n_seen = schedule["max_steps"] * per_step if schedule.get("max_steps") else schedule["epochs"] * n
+            t_steps = math.ceil(n_seen / per_step)
+            train_tok += n_seen * mean
+            steps += t_steps
+            micro += t_steps * schedule["grad_accum"]
+            every = schedule.get("eval_every") or t_steps
+            dev = min(s.get("max_eval_examples") or evaluated(t), evaluated(t))
+            evals = math.ceil(t_steps / every) if phase == "target" else 1
+            eval_tok += evals * dev * mean
+            eval_batches += evals * math.ceil(dev / eval_bs)
+        if phase == "target":  # prediction (or retrieval's embedding passes) over every split and language
+            eval_tok += evaluated(t) * mean
+            eval_batches += math.ceil(evaluated(t) / eval_bs)
+    seq = max(min(size(t)[1], settings[t].get("max_seq_length", 512)) for t in tasks)
+    flops = train_tok * (6 * params + 12 * layers * d * seq) + eval_tok * (2 * params + 4 * layers * d * seq)
+    return {"train_tokens": train_tok, "eval_tokens": eval_tok, "flops": flops, "steps": steps,
+            "micro_batches": micro, "eval_batches": eval_batches, "tokens_from": sorted(sources)}
+
+
+def stage_seconds(config: dict, plan) -> dict[str, float]:
+    """Stage id -> estimated seconds on one slot (the local executor's order; no data is read)."""
+    return {r["stage"]: r["seconds"] for r in estimate(config, plan)["stages"]}
+
+
+def makespan(config: dict, plan, result: dict, devices: int, per_device: int = 1) -> dict:
+    """The grid's wall time on `devices` x `per_device` slots, scheduled as the local executor does
+    (repro/schedule.py). K stages sharing a card each run K / share[K] times slower, share[K] being the
+    card's throughput with K workers relative to one (calibration share_throughput; without it 1:
+    sharing gains nothing, the cautious assumption)."""
+    shares = result["calibration"].get("share_throughput", {})
+    share = float(shares.get(str(per_device), 1.0)) if per_device > 1 else 1.0
+    slow = per_device / share
+    seconds = {r["stage"]: r["seconds"] for r in result["stages"]}
+    gpu = {r["stage"] for r in result["stages"] if r["flops"]}  # training and retrieval share the card
+    cost = lambda s: seconds.get(s.id, 0.0) * (slow if s.id in gpu else 1.0)  # noqa: E731
+    sim = simulate(plan.stages, cost, devices * per_device)
+    return {"devices": devices, "stages_per_device": per_device, "share_throughput": share,
+            "makespan_s": sim["makespan"] + result["startup_s"], "busy_s": sim["busy"],
+            "serial_s": sum(seconds.values()) + result["startup_s"]}
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+
+
+def print_estimate(result: dict, profile: str, span: dict | None = None) -> None:
     cal, m = result["calibration"], result["model"]
-    print(f"profile {profile}: model {m['layers']} layers x {m['hidden']} ({m['non_embedding_params'] / 1e6:.0f}M "
-          f"non-embedding parameters); device {cal['device']}, MFU {float(cal['mfu']):.0%}")
+    params = m["non_embedding_params"]
+    size = f"{params / 1e6:.0f}M" if params >= 1e6 else f"{params / 1e3:.0f}k"
+    print(f"profile {profile}: model {m['layers']} layers x {m['hidden']} ({size} non-embedding parameters); "
+          f"device {cal['device']}, MFU {float(cal['mfu']):.0%}, step latency {_latency(cal, 'step_latency_s', 0) * 1e3:.0f} ms")
     print(f"calibration: {cal['source']}")
-    print(f"{'stage':<52} {'train tokens':>13} {'eval tokens':>12} {'PFLOP':>9} {'device-h':>9}  tokens from")
+    print(f"{'stage':<52} {'train tokens':>13} {'steps':>8} {'PFLOP':>9} {'FLOP s':>9} {'latency s':>10} "
+          f"{'seconds':>9}  bound; tokens from")
     for r in result["stages"]:
-        print(f"{r['stage']:<52} {r['train_tokens']:>13.3g} {r['eval_tokens']:>12.3g} {r['flops'] / 1e15:>9.2f} "
-              f"{r['hours']:>9.3g}  {'; '.join(r['tokens_from'])}")
+        bound = "fixed" if not r["flops"] else "FLOPs" if r["flop_s"] >= r["latency_s"] else "latency"
+        print(f"{r['stage']:<52} {r['train_tokens']:>13.3g} {r['steps']:>8} {r['flops'] / 1e15:>9.3g} "
+              f"{r['flop_s']:>9.3g} {r['latency_s']:>10.3g} {r['seconds']:>9.3g}  {bound}"
+              + (f"; {'; '.join(r['tokens_from'])}" if r["tokens_from"] else ""))
     for phase, h in result["phases"].items():
         print(f"phase {phase}: {h:.3g} device-hours")
-    print(f"whole grid: {result['total_hours']:.3g} device-hours (training + dev evaluation + prediction; "
-          "retrieval counts its embedding passes, not the mining; data preparation is not counted)")
+    print(f"whole grid: {result['total_hours']:.3g} device-hours (each stage: max(FLOP time, micro-batches x step "
+          "latency) + its phase's fixed cost; retrieval counts its embedding passes, not the mining)")
+    if span:
+        print(f"makespan on {span['devices']} device(s) x {span['stages_per_device']} stage(s) each: "
+              f"{_duration(span['makespan_s'])} (one device, one stage at a time: {_duration(span['serial_s'])}); "
+              f"scheduled longest remaining path first, as reproduce --devices runs it; card throughput with "
+              f"{span['stages_per_device']} per device x{span['share_throughput']:g} of one"
+              + (" (not calibrated: assumed no gain)" if span["stages_per_device"] > 1
+                 and "share_throughput" not in cal else ""))

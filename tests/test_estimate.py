@@ -17,15 +17,39 @@ def test_estimate_works_for_every_profile(profile):
 
 
 def test_estimate_scales_with_the_calibration(tmp_path):
-    default = json.loads(repro("plan", "--profile", "paper", "--estimate", "--json").stdout)
     cal = tmp_path / "calibration.json"
-    cal.write_text(json.dumps({"device": "test card", "peak_flops": 989e12, "mfu": 0.2, "source": "measured"}))
+    flops_only = {"device": "test card", "peak_flops": 989e12, "mfu": 0.4, "step_latency_s": 0, "forward_latency_s": 0,
+                  "stage_overhead_s": {}, "source": "measured"}
+    cal.write_text(json.dumps(flops_only))
+    default = json.loads(repro("plan", "--profile", "paper", "--estimate", "--json", "--calibration", cal).stdout)
+    cal.write_text(json.dumps({**flops_only, "mfu": 0.2}))
     halved = json.loads(repro("plan", "--profile", "paper", "--estimate", "--json", "--calibration", cal).stdout)
     assert halved["total_hours"] == pytest.approx(2 * default["total_hours"])
     # XLM-R Large: 24 x (4·1024² + 2·1024·4096) non-embedding parameters, and ~10 intermediate stages
     assert default["model"]["non_embedding_params"] == 24 * (4 * 1024**2 + 2 * 1024 * 4096)
     assert sum(r["stage"].startswith("intermediate/") for r in default["stages"]) == 10
     assert all(r["hours"] > 0 for r in default["stages"] if r["stage"].startswith("intermediate/"))
+
+
+def test_small_batch_training_is_bound_by_step_latency():
+    """MNLI at the paper's batch 4 x 3 epochs is ~295k optimizer steps: with the default 0.12 s per step it
+    takes hours, not the minutes its FLOPs at 40 % MFU would say."""
+    result = json.loads(repro("plan", "--profile", "paper", "--estimate", "--json").stdout)
+    mnli = next(r for r in result["stages"] if r["stage"] == "intermediate/mnli-s1")
+    assert mnli["steps"] == -(-392_702 * 3 // 4)
+    assert mnli["latency_s"] > 10 * mnli["flop_s"]
+    assert mnli["seconds"] == pytest.approx(max(mnli["latency_s"], mnli["flop_s"]) + mnli["overhead_s"])
+
+
+@pytest.mark.parametrize("profile", ["paper", "smoke-grid"])
+def test_makespan_on_n_devices_comes_from_the_executor_schedule(profile):
+    one = json.loads(repro("plan", "--profile", profile, "--estimate", "--json").stdout)["makespan"]
+    eight = json.loads(repro("plan", "--profile", profile, "--estimate", "--json", "--devices", "8").stdout)["makespan"]
+    assert one["makespan_s"] == pytest.approx(one["serial_s"])
+    # eight devices cannot beat a perfect split, nor finish before the longest chain (the multi-task stage)
+    assert one["serial_s"] / 8 <= eight["makespan_s"] < one["makespan_s"]
+    text = repro("plan", "--profile", profile, "--estimate", "--devices", "8", "--stages-per-device", "2").stdout
+    assert "makespan on 8 device(s) x 2 stage(s) each" in text and "assumed no gain" in text
 
 
 def test_bad_calibration_file_is_one_line_exit_2(tmp_path):
