@@ -209,6 +209,7 @@ def _build() -> dict[str, Rule]:
         "run.precision": choice("fp32", "bf16", "fp16"),
         "run.devices": count(1),
         "run.group_by_length": FLAG,
+        "run.report_to": items(choice("tensorboard"), "reporting integrations (tensorboard)"),
         "model.name": text(),
         "model.revision": text(),
         "model.reference_num_layers": count(1),

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from conftest import MINI, ROOT, repro
+
+SMALL = str(ROOT / "tests" / "profiles" / "small-grid.toml")  # 15 stages, short trainings: the kill test's grid
 from repro.engine import Stage
 from repro.schedule import pick, remaining_path, simulate
 
@@ -34,7 +36,7 @@ COST = {"p/a": 1.0, "p/b": 2.0, "p/c": 4.0, "p/d": 5.0, "p/e": 3.0}
 def test_longest_remaining_path_goes_first_and_ties_keep_the_plan_order():
     stages = graph()
     path = remaining_path(stages, lambda s: COST[s.id])
-    assert path == {"p/a": 8.0, "p/b": 6.0, "p/c": 4.0, "p/d": 5.0, "p/e": 3.0}
+    assert path == {"p/a": 7.0, "p/b": 6.0, "p/c": 4.0, "p/d": 5.0, "p/e": 3.0}
     index = {s.id: i for i, s in enumerate(stages)}
     a, b, c, d, e = stages
     assert [s.id for s in pick([e, d, b], path, index)] == ["p/b", "p/d", "p/e"]
@@ -51,12 +53,12 @@ def test_simulated_schedule_respects_dependencies_and_is_deterministic():
     deps = {s.id: [x.id for x in s.deps] for s in stages}
     for sid, t in start.items():
         assert all(t >= start[u] + COST[u] for u in deps[sid]), sid   # never before its upstream stages end
-    # a (path 8) and e (3) start at 0; at 1, b (6) and d (5) are ready but one slot is free: b goes first
+    # a (path 7) and e (3) start at 0; at 1, b (6) and d (5) are ready but one slot is free: b goes first
     assert [(t, sid) for t, _, sid in sim["starts"]] == [(0.0, "p/a"), (0.0, "p/e"), (1.0, "p/b"), (3.0, "p/d"),
                                                           (3.0, "p/c")]
     assert sim["makespan"] == 8.0 and sim["busy"] == sum(COST.values())
     assert simulate(stages, lambda s: COST[s.id], slots=1)["makespan"] == sum(COST.values())
-    assert simulate(stages, lambda s: COST[s.id], slots=2, done=lambda s: s.id in ("p/a", "p/b"))["makespan"] == 5.0
+    assert simulate(stages, lambda s: COST[s.id], slots=2, done=lambda s: s.id in ("p/a", "p/b"))["makespan"] == 7.0
 
 
 def tables(run_dir: Path) -> dict:
@@ -101,16 +103,16 @@ def alive(pid: int) -> bool:
     return state != "Z"  # a zombie has ended; only its parent's bookkeeping is left
 
 
-def test_killed_worker_then_killed_coordinator_resume_to_the_serial_tables(mini_run, tmp_path):
-    serial, _ = mini_run
-    run_dir = tmp_path / "killed"
-    args = ["reproduce", "--all", "--profile", MINI, "--run-dir", run_dir, "--no-verify", "--jobs", "2"]
+def test_killed_worker_then_killed_coordinator_resume_to_the_serial_tables(tmp_path):
+    serial, run_dir = tmp_path / "serial", tmp_path / "killed"
+    repro("reproduce", "--all", "--profile", SMALL, "--run-dir", serial, "--no-verify")
+    args = ["reproduce", "--all", "--profile", SMALL, "--run-dir", run_dir, "--no-verify", "--jobs", "2"]
     # 1. The worker training intermediate/mnli-s1 is SIGKILLed after its checkpoint at step 20.
     first = repro(*args, check=False, env={"REPRO_KILL_AT": "intermediate/mnli-s1:step25"})
     assert first.returncode == 2, first.stderr
     assert "intermediate/mnli-s1" in first.stderr and "killed by signal 9" in first.stderr
     assert "intermediate/mnli-s1" not in manifests(run_dir)
-    status = repro("status", "--profile", MINI, "--run-dir", run_dir).stdout
+    status = repro("status", "--profile", SMALL, "--run-dir", run_dir).stdout
     assert any(line.startswith("intermediate/mnli-s1") and "interrupted" in line for line in status.splitlines())
     # 2. The coordinator is SIGKILLed while mnli-s1 runs again (held at step 30): its workers must go too.
     env = {**os.environ, "REPRO_PAUSE_AT": "intermediate/mnli-s1:step30=600"}
@@ -124,7 +126,7 @@ def test_killed_worker_then_killed_coordinator_resume_to_the_serial_tables(mini_
             record = json.loads((run_dir / ".local" / "running.json").read_text())
         except (OSError, json.JSONDecodeError):
             pass
-    status = repro("status", "--profile", MINI, "--run-dir", run_dir).stdout
+    status = repro("status", "--profile", SMALL, "--run-dir", run_dir).stdout
     row = next(line for line in status.splitlines() if line.startswith("intermediate/mnli-s1"))
     assert "running" in row and row.rstrip().endswith(record["running"]["intermediate/mnli-s1"]["slot"])
     assert "grid:" in status and "ETA" in status
