@@ -72,10 +72,12 @@ def test_gpu_benchmark_script_runs_and_its_calibration_is_read(tmp_path):
     out, cal = tmp_path / "bench-gpu.json", tmp_path / "calibration.json"
     assert gpu.main(["--quick", "--peak-flops", "1e12", "--out", str(out), "--calibration", str(cal)]) == 0
     results = json.loads(out.read_text())
-    assert {"P1", "P3", "P5"} <= set(results) and results["machine"]["quick"] is True
+    assert {"P1", "P3", "P5", "P9"} <= set(results) and results["machine"]["quick"] is True
+    assert len(results["P9"]["2"]["worker_step_s"]) == 2 and results["P9"]["2"]["share_throughput"] > 0
     assert all(v["tokens_per_s"] > 0 and 0 < v["mfu"] for v in results["P5"].values())
     assert results["P1"]["bfloat16"]["agreement"]["queries"] > 0
     written = json.loads(cal.read_text())
     assert written["measured"] is False and "not a measurement" in written["source"]
+    assert written["step_latency_s"] > 0 and set(written["share_throughput"]) == {"1", "2"}
     estimate = repro("plan", "--profile", "paper", "--estimate", "--calibration", cal).stdout
     assert "not a measurement" in estimate and "whole grid:" in estimate
