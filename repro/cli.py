@@ -15,7 +15,7 @@ from repro.checkdata import check_data
 from repro.config import load_config
 from repro.engine import RunLock, is_done, stage_dir, stage_status, topological
 from repro.errors import ReproError
-from repro.estimate import estimate, makespan, print_estimate
+from repro.estimate import estimate, fit_calibration, makespan, print_estimate
 from repro.executors import EXECUTORS
 from repro.executors.local import grid_progress, local_overrides, local_slots, run_local
 from repro.executors.slurm import recorded_jobs, run_slurm, slurm_states
@@ -136,6 +136,10 @@ def cmd_plan(args) -> int:
         return _print_plan(config, topological(plan.stages))
     if args.devices < 1 or args.stages_per_device < 1:
         raise ReproError("plan --estimate: --devices and --stages-per-device must be at least 1")
+    if args.fit_calibration:  # latencies and fixed costs fitted to this run dir's finished stages
+        write_json(Path(args.fit_calibration), fit_calibration(config, plan, run_dir))
+        print(f"wrote {args.fit_calibration} (fitted to {run_dir}); use it with --calibration")
+        return 0
     result = estimate(config, plan, run_dir if run_dir.is_dir() else None, args.calibration)
     span = makespan(config, plan, result, args.devices, args.stages_per_device)
     if args.json:
@@ -250,6 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calibration", default=None, help="calibration.json written by tests/bench/gpu.py")
     p.add_argument("--devices", type=int, default=1, metavar="N", help="with --estimate: the grid's makespan on N devices")
     p.add_argument("--stages-per-device", type=int, default=1, metavar="K", help="with --estimate: K stages sharing each device")
+    p.add_argument("--fit-calibration", default=None, metavar="FILE",
+                   help="with --estimate: fit step latency and per-stage costs to the run dir's finished stages, write FILE")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_plan)
     p = sub.add_parser("verify", help="check the results against expected figures (exit 0 / 1 / 2)")

@@ -1,14 +1,21 @@
-"""Cost estimate of a profile's plan (`python -m repro plan --profile paper --estimate`): device-hours per
-stage and for the whole grid, from token counts and a throughput calibration.
+"""Cost estimate of a profile's plan (`python -m repro plan --profile paper --estimate [--devices N]`): seconds
+per stage, device-hours for the grid, and its makespan on N devices (the local executor's schedule,
+repro/schedule.py, replayed on these costs).
 
-Cost model (dense transformer, Kaplan et al. 2020 "Scaling Laws for Neural Language Models" §2.1):
-training ≈ 6·P + 12·L·d·S FLOPs per token, a forward pass ≈ 2·P + 4·L·d·S (P = non-embedding parameters,
-L layers, width d, S sequence length); device time = FLOPs / (MFU × peak FLOP/s).
+Cost model. A training stage costs max(FLOP time, micro-batches x step latency + evaluation batches x
+forward latency) + its phase's fixed cost (start-up, model load, featurisation, writing); other stages
+cost their phase's fixed cost. FLOPs (dense transformer, Kaplan et al. 2020 "Scaling Laws for Neural
+Language Models" §2.1): training ≈ 6·P + 12·L·d·S per token, a forward pass ≈ 2·P + 4·L·d·S (P =
+non-embedding parameters, L layers, width d, S sequence length); FLOP time = FLOPs / (MFU × peak).
+Small-batch training (the paper's batch 4) is bound by the per-step latency, not by FLOPs: a step of a
+560M-parameter model pays kernel launches and the optimizer's pass over every weight whatever the batch.
 
 Token counts: a task's prepared examples in the run directory when they exist (counted; lengths from the
 model's tokenizer when it is available locally), else the table below (published training-set sizes;
 lengths are estimates, marked). Calibration: `tests/bench/gpu.py` writes `calibration.json` (measured
-MFU and peak of the card); without it the defaults below are used and the output says so.
+MFU, peak, step latency at the paper's batch, throughput of a card shared by K stages); `fit_calibration`
+fits latencies and fixed costs to a finished run's stage durations; without a file the defaults below
+are used and the output says so.
 """
 from __future__ import annotations
 

@@ -81,3 +81,31 @@ def test_gpu_benchmark_script_runs_and_its_calibration_is_read(tmp_path):
     assert written["step_latency_s"] > 0 and set(written["share_throughput"]) == {"1", "2"}
     estimate = repro("plan", "--profile", "paper", "--estimate", "--calibration", cal).stdout
     assert "not a measurement" in estimate and "whole grid:" in estimate
+
+
+def test_a_calibration_is_fitted_to_a_run_dirs_stage_durations(tmp_path):
+    """Durations made by a known model (fixed cost per phase + micro-batches x step + evaluation batches x
+    forward) are fitted back to that model."""
+    from conftest import MINI
+    from repro.config import load_config
+    from repro.engine import stage_dir
+    from repro.estimate import estimate, fit_calibration
+    from repro.plan import build_plan
+
+    config = load_config(MINI)
+    plan = build_plan(config, need_data=False)
+    truth = {"intermediate": 3.0, "target": 1.5, "prepare": 0.2, "evaluate": 0.1}
+    for row in estimate(config, plan)["stages"]:
+        st = next(s for s in plan.stages if s.id == row["stage"])
+        seconds = truth.get(st.phase, 0.5) + row.get("micro_batches", 0) * 0.05 + row.get("eval_batches", 0) * 0.02
+        (stage_dir(tmp_path, st)).mkdir(parents=True)
+        (stage_dir(tmp_path, st) / "manifest.json").write_text(json.dumps({"key": st.key, "duration_s": seconds}))
+    cal = fit_calibration(config, plan, tmp_path)
+    assert cal["step_latency_s"] == pytest.approx(0.05, rel=1e-3)
+    assert cal["forward_latency_s"] == pytest.approx(0.02, rel=1e-3)
+    assert cal["stage_overhead_s"]["intermediate"] == pytest.approx(3.0, rel=1e-3)
+    assert cal["stage_overhead_s"]["target"] == pytest.approx(1.5, rel=1e-3)
+    assert cal["stage_overhead_s"]["prepare"] == pytest.approx(0.2)
+    out = tmp_path / "cal.json"
+    repro("plan", "--profile", MINI, "--estimate", "--run-dir", tmp_path, "--fit-calibration", out)
+    assert json.loads(out.read_text())["step_latency_s"] == pytest.approx(0.05, rel=1e-3)
