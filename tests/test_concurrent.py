@@ -16,6 +16,7 @@ import pytest
 from conftest import MINI, ROOT, repro
 
 SMALL = str(ROOT / "tests" / "profiles" / "small-grid.toml")  # 15 stages, short trainings: the kill test's grid
+SLOW = 1800  # seconds a whole run may take on a busy shared machine (conftest's default is 600)
 from repro.engine import Stage
 from repro.schedule import pick, remaining_path, simulate
 
@@ -77,7 +78,7 @@ def manifests(run_dir: Path) -> dict:
 def test_two_cpu_workers_give_the_serial_tables_byte_for_byte(mini_run, tmp_path):
     serial, _ = mini_run
     run_dir = tmp_path / "jobs2"
-    proc = repro("reproduce", "--all", "--profile", MINI, "--run-dir", run_dir, "--no-verify", "--jobs", "2")
+    proc = repro("reproduce", "--all", "--profile", MINI, "--run-dir", run_dir, "--no-verify", "--jobs", "2", timeout=SLOW)
     assert "on cpu 0" in proc.stdout and "on cpu 1" in proc.stdout
     assert tables(run_dir) == tables(serial)
     ours, theirs = manifests(run_dir), manifests(serial)
@@ -110,10 +111,10 @@ def alive(pid: int) -> bool:
 
 def test_killed_worker_then_killed_coordinator_resume_to_the_serial_tables(tmp_path):
     serial, run_dir = tmp_path / "serial", tmp_path / "killed"
-    repro("reproduce", "--all", "--profile", SMALL, "--run-dir", serial, "--no-verify")
+    repro("reproduce", "--all", "--profile", SMALL, "--run-dir", serial, "--no-verify", timeout=SLOW)
     args = ["reproduce", "--all", "--profile", SMALL, "--run-dir", run_dir, "--no-verify", "--jobs", "2"]
     # 1. The worker training intermediate/mnli-s1 is SIGKILLed after its checkpoint at step 20.
-    first = repro(*args, check=False, env={"REPRO_KILL_AT": "intermediate/mnli-s1:step25"})
+    first = repro(*args, check=False, env={"REPRO_KILL_AT": "intermediate/mnli-s1:step25"}, timeout=SLOW)
     assert first.returncode == 2, first.stderr
     assert "intermediate/mnli-s1" in first.stderr and "killed by signal 9" in first.stderr
     assert "intermediate/mnli-s1" not in manifests(run_dir)
@@ -123,7 +124,7 @@ def test_killed_worker_then_killed_coordinator_resume_to_the_serial_tables(tmp_p
     env = {**os.environ, "REPRO_PAUSE_AT": "intermediate/mnli-s1:step30=600"}
     coordinator = subprocess.Popen([sys.executable, "-m", "repro", *map(str, args)], cwd=ROOT, env=env,
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    record, deadline = {}, time.time() + 300
+    record, deadline = {}, time.time() + SLOW
     while "intermediate/mnli-s1" not in record.get("running", {}):
         assert coordinator.poll() is None and time.time() < deadline, coordinator.stdout.read() if coordinator.poll() else ""
         time.sleep(0.5)
@@ -144,7 +145,7 @@ def test_killed_worker_then_killed_coordinator_resume_to_the_serial_tables(tmp_p
     assert not any(alive(pid) for pid in workers), f"orphan workers {workers}\n{output}"
     assert "intermediate/mnli-s1" not in manifests(run_dir)
     # 3. The same command resumes (mnli-s1 from its rolling checkpoint) and ends with the serial tables.
-    resumed = repro(*args)
+    resumed = repro(*args, timeout=SLOW)
     assert "resumed at step 20" in resumed.stdout
     assert tables(run_dir) == tables(serial)
     assert {k: m["key"] for k, m in manifests(run_dir).items()} == {k: m["key"] for k, m in manifests(serial).items()}
