@@ -47,7 +47,8 @@ def _load(args, need_data: bool = True):
 def cmd_reproduce(args) -> int:
     if not args.all and not args.phase:
         raise ReproError("say what to run: --all, or --phase NAME")
-    args.overrides += local_overrides(args.devices, args.jobs, args.stages_per_device)
+    # `analyze` (no such options) runs through here too
+    args.overrides += local_overrides(*(getattr(args, k, None) for k in ("devices", "jobs", "stages_per_device")))
     config, plan, run_dir = _load(args)  # the plan checks every task's data source before anything runs
     stages = plan.stages if args.all else plan.phase(args.phase)
     if not stages:
