@@ -56,7 +56,7 @@ def cmd_reproduce(args) -> int:
     if args.dry_run:
         return _print_plan(config, topological(stages))
     started = time.time()
-    executor = args.executor or config["executor"]["name"]
+    executor = getattr(args, "executor", None) or config["executor"]["name"]
     with RunLock(run_dir, wait=args.wait) as lock:
         if executor == "slurm":
             run_slurm(run_dir, stages, config["executor"]["slurm"], args.profile, args.overrides)
