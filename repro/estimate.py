@@ -23,6 +23,8 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
+
 from repro.engine import is_done, stage_dir
 from repro.errors import ReproError
 from repro.modeling import load_tokenizer, resolve_model
@@ -292,8 +294,6 @@ def fit_calibration(config: dict, plan, run_dir: Path, base: dict | None = None)
     evaluation batches x forward), and each other phase's mean duration as its fixed cost. For machines
     where training is bound by per-step latency (a CPU, the tiny model), which is what the smoke and mini
     profiles exercise."""
-    import numpy as np
-
     result = estimate(config, plan, None, None)
     rows, durations, phases = [], [], ["intermediate", "target"]
     fixed: dict[str, list[float]] = {}

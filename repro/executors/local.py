@@ -30,7 +30,8 @@ from typing import Callable
 from repro.atomic import write_json
 from repro.engine import MANIFEST, Stage, lock_held, recheck, run_stages, stage_dir, topological
 from repro.errors import ReproError
-from repro.schedule import pick, remaining_path
+from repro.estimate import stage_seconds
+from repro.schedule import pick, remaining_path, simulate
 
 RUNNING_FILE = Path(".local") / "running.json"
 
@@ -82,7 +83,6 @@ def local_slots(config: dict, plan, run_dir: Path, log=print) -> tuple[list[Slot
         return [], None
     if local["devices"] and local["stages_per_device"] > 1:
         check_memory(Path(run_dir), local["devices"], local["stages_per_device"], log)
-    from repro.estimate import stage_seconds  # the cost model reads model shapes: only for concurrent runs
     try:
         seconds = stage_seconds(config, plan)
     except ReproError as e:  # no shape known for this model: every stage counts the same
@@ -320,8 +320,6 @@ def grid_progress(config: dict, plan, run_dir: Path, rows: list[dict]) -> str | 
     waiting = len(state) - counts["done"] - counts["running"]
     slots = max(len(record.get("slots", [])), 1)
     line = f"grid: {counts['done']} done, {counts['running']} running, {waiting} waiting; {slots} slot(s)"
-    from repro.estimate import stage_seconds
-    from repro.schedule import simulate
     try:
         seconds = stage_seconds(config, plan)
     except ReproError:

@@ -19,6 +19,14 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
+
+import torch
+
+from repro import progress
+from repro.config import load_config
+from repro.engine import run_stage, topological
+from repro.plan import build_plan
 
 PR_SET_PDEATHSIG = 1
 
@@ -75,18 +83,10 @@ def main(argv=None) -> int:
     results = os.fdopen(args.results, "w", buffering=1)
     sys.stdout = Prefixed(sys.stdout, f"{args.slot:>6} | ")
 
-    from pathlib import Path
-
-    from repro import progress
-    from repro.config import load_config
-    from repro.engine import run_stage, topological
-    from repro.plan import build_plan
-
     progress.quiet_libraries()
     overrides = json.loads(args.overrides)
     if args.threads:  # run.num_threads is in no stage key: the keys are checked below all the same
         overrides = [*overrides, f"run.num_threads={args.threads}"]
-        import torch
         torch.set_num_threads(args.threads)
     stages = {s.id: s for s in topological(build_plan(load_config(args.profile, overrides), need_data=False).stages)}
     for line in sys.stdin:
