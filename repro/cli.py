@@ -16,9 +16,9 @@ from repro.checkdata import check_data
 from repro.config import PROFILE_DIR, load_config
 from repro.engine import RunLock, is_done, stage_dir, stage_status, topological
 from repro.errors import ReproError
-from repro.estimate import estimate, print_estimate
+from repro.estimate import estimate, fit_calibration, makespan, print_estimate
 from repro.executors import EXECUTORS
-from repro.executors.local import run_local
+from repro.executors.local import grid_progress, local_overrides, local_slots, run_local
 from repro.executors.slurm import recorded_jobs, run_slurm, slurm_states
 from repro.phases.analyze import publish
 from repro.plan import build_plan, data_measures_plan
@@ -62,6 +62,8 @@ def _load(args, need_data: bool = True, reads_run: bool = False):
 def cmd_reproduce(args) -> int:
     if not args.all and not args.phase:
         raise ReproError("say what to run: --all, or --phase NAME")
+    # `analyze` (no such options) runs through here too
+    args.overrides += local_overrides(*(getattr(args, k, None) for k in ("devices", "jobs", "stages_per_device")))
     config, plan, run_dir = _load(args)  # the plan checks every task's data source before anything runs
     stages = plan.stages if args.all else plan.phase(args.phase)
     if not stages:
@@ -70,12 +72,14 @@ def cmd_reproduce(args) -> int:
         return _print_plan(config, topological(stages))
     started = time.time()
     executor = args.executor or config["executor"]["name"]
-    with RunLock(run_dir, wait=args.wait):
+    with RunLock(run_dir, wait=args.wait) as lock:
         runrecord.write_record(run_dir, args.profile, args.overrides)  # what status/verify/analyze read it with
         if executor == "slurm":
             run_slurm(run_dir, stages, config["executor"]["slurm"], args.profile, args.overrides)
         elif executor == "local":
-            run_local(run_dir, stages)
+            slots, cost = local_slots(config, plan, run_dir)
+            run_local(run_dir, stages, slots=slots, profile=args.profile, overrides=args.overrides, cost=cost,
+                      lock_fd=lock.fd)
         else:
             raise ReproError(f"executor.name: {executor!r} is not an executor; known: {', '.join(EXECUTORS)}")
     print(f"done in {time.time() - started:.1f} s; run dir {run_dir}")
@@ -107,22 +111,28 @@ def cmd_status(args) -> int:
     config, plan, run_dir = _load(args, need_data=False, reads_run=True)
     rows = [stage_status(run_dir, s, rehash=args.verify) for s in topological(plan.stages)]
     _add_slurm_jobs(run_dir, rows)
+    eta = grid_progress(config, plan, run_dir, rows)  # adds each running stage's slot (concurrent local runs)
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
     jobs = any("slurm_job" in r for r in rows)
-    print(f"{'stage':<52} {'key':<13} {'state':<12} {'duration':>9}  {'finished':<19}" + ("  slurm job   state" if jobs else ""))
+    slots = any("slot" in r for r in rows)
+    print(f"{'stage':<52} {'key':<13} {'state':<12} {'duration':>9}  {'finished':<19}" + ("  slurm job   state" if jobs else "")
+          + ("  device" if slots else ""))
     for r in rows:
         dur = f"{r['duration_s']:.1f}s" if r["duration_s"] is not None else ""
         fin = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["finished"])) if r["finished"] else ""
         job = f"  {r.get('slurm_job', ''):<11} {r.get('slurm_state', '')}" if jobs else ""
-        print(f"{r['stage']:<52} {r['key']:<13} {r['state']:<12} {dur:>9}  {fin:<19}{job}".rstrip())
+        slot = f"  {r.get('slot', '')}" if slots else ""
+        print(f"{r['stage']:<52} {r['key']:<13} {r['state']:<12} {dur:>9}  {fin:<19}{job}{slot}".rstrip())
         for problem in r.get("corrupt", []):  # reproduce runs such a stage again
             print(f"    corrupt: {problem}")
     counts = {}
     for r in rows:
         counts[r["state"]] = counts.get(r["state"], 0) + 1
     print(", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+    if eta:
+        print(eta)
     return 0
 
 
@@ -141,11 +151,18 @@ def cmd_plan(args) -> int:
     config, plan, run_dir = _load(args, need_data=False)
     if not args.estimate:
         return _print_plan(config, topological(plan.stages))
+    if args.devices < 1 or args.stages_per_device < 1:
+        raise ReproError("plan --estimate: --devices and --stages-per-device must be at least 1")
+    if args.fit_calibration:  # latencies and fixed costs fitted to this run dir's finished stages
+        write_json(Path(args.fit_calibration), fit_calibration(config, plan, run_dir))
+        print(f"wrote {args.fit_calibration} (fitted to {run_dir}); use it with --calibration")
+        return 0
     result = estimate(config, plan, run_dir if run_dir.is_dir() else None, args.calibration)
+    span = makespan(config, plan, result, args.devices, args.stages_per_device)
     if args.json:
-        print(json.dumps(result, indent=2))
+        print(json.dumps({**result, "makespan": span}, indent=2))
     else:
-        print_estimate(result, config["profile"])
+        print_estimate(result, config["profile"], span)
     return 0
 
 
@@ -238,6 +255,16 @@ def cmd_analyze(args) -> int:
     return cmd_reproduce(args)
 
 
+def _concurrency(p: argparse.ArgumentParser) -> None:
+    """The local executor's slots (executor.local; docs/concurrency.md)."""
+    p.add_argument("--devices", default=None, metavar="IDS",
+                   help="GPU ids, e.g. 0,1,2,3: independent stages run concurrently, one worker per GPU (executor.local.devices)")
+    p.add_argument("--stages-per-device", type=int, default=None, metavar="K",
+                   help="workers sharing each GPU (executor.local.stages_per_device)")
+    p.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="N concurrent CPU workers, no GPU (executor.local.jobs)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="repro", description="X-STILTs reproduction (Phang et al. 2020) on XTREME")
     parser.add_argument("--debug", action="store_true", help="show the Python traceback of a failure (any position)")
@@ -250,7 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wait", action="store_true", help="wait for another run on this run dir instead of refusing")
     p.add_argument("--no-verify", action="store_true", help="skip the verification after --all")
     p.add_argument("--executor", choices=EXECUTORS, default=None,
-                   help="local: this process (default, executor.name); slurm: one Slurm job per stage ([executor.slurm])")
+                   help="local: this machine (default, executor.name); slurm: one Slurm job per stage ([executor.slurm])")
+    _concurrency(p)
     p.set_defaults(func=cmd_reproduce)
     p = sub.add_parser("status", help="table of stages: done / stale / pending / running / corrupt")
     _common(p)
@@ -262,6 +290,10 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--estimate", action="store_true", help="device-hours from token counts and a calibration")
     p.add_argument("--calibration", default=None, help="calibration.json written by tests/bench/gpu.py")
+    p.add_argument("--devices", type=int, default=1, metavar="N", help="with --estimate: the grid's makespan on N devices")
+    p.add_argument("--stages-per-device", type=int, default=1, metavar="K", help="with --estimate: K stages sharing each device")
+    p.add_argument("--fit-calibration", default=None, metavar="FILE",
+                   help="with --estimate: fit step latency and per-stage costs to the run dir's finished stages, write FILE")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_plan)
     p = sub.add_parser("verify", help="check the results against expected figures (exit 0 / 1 / 2)")

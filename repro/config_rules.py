@@ -210,6 +210,7 @@ def _build() -> dict[str, Rule]:
         "run.precision": choice("fp32", "bf16", "fp16"),
         "run.devices": count(1),
         "run.group_by_length": FLAG,
+        "run.report_to": items(choice("tensorboard"), "reporting integrations (tensorboard)"),
         "model.name": text(),
         "model.revision": text(),
         "model.reference_num_layers": count(1),
@@ -280,6 +281,9 @@ def _build() -> dict[str, Rule]:
         "analysis.planted": FLAG,
         "verify.expected": text(),
         "executor.name": choice("local", "slurm"),
+        "executor.local.devices": items(text(), "GPU ids as CUDA_VISIBLE_DEVICES names them", bad=["0", "0"]),
+        "executor.local.stages_per_device": count(1),
+        "executor.local.jobs": count(0),
         "executor.slurm.partition": text(nonempty=False),
         "executor.slurm.time_min": count(1),
         "executor.slurm.signal_delay_s": count(0),
@@ -413,4 +417,11 @@ def _data(config: dict) -> None:
         raise refuse("synthetic.languages", config["synthetic"]["languages"], 'a list that includes "en" (training is English)')
 
 
-CROSS_RULES = [_lengths, _layers, _splits, _data]
+def _executor(config: dict) -> None:
+    local = config["executor"]["local"]
+    if local["devices"] and local["jobs"]:
+        raise refuse("executor.local.jobs", local["jobs"],
+                     f"0 when executor.local.devices is given ({show(local['devices'])}): GPU workers or CPU workers, not both")
+
+
+CROSS_RULES = [_lengths, _layers, _splits, _data, _executor]

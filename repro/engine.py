@@ -210,6 +210,13 @@ def log_line(message: str) -> None:
     print(message, flush=True)
 
 
+def _cuda():
+    """torch.cuda where this process has initialised it (a stage ran on a GPU), else None; never imports
+    torch nor initialises CUDA itself."""
+    torch = sys.modules.get("torch")
+    return torch.cuda if torch is not None and torch.cuda.is_initialized() else None
+
+
 def run_stage(run_dir: Path, stage: Stage, log=log_line) -> dict:
     """Run one stage unless it is done; returns its manifest."""
     final = stage_dir(run_dir, stage)
@@ -230,6 +237,9 @@ def run_stage(run_dir: Path, stage: Stage, log=log_line) -> dict:
     work = work_dir(run_dir, stage)
     work.mkdir(parents=True, exist_ok=True)
     started = time.time()
+    cuda = _cuda()
+    if cuda is not None:
+        cuda.reset_peak_memory_stats()
     log(f"[run ] {stage.id} ({stage.key})")
     try:
         extra = stage.run(StageContext(stage, Path(run_dir), tmp, work)) or {}
@@ -242,6 +252,8 @@ def run_stage(run_dir: Path, stage: Stage, log=log_line) -> dict:
         "started": started, "finished": time.time(), "duration_s": round(time.time() - started, 3),
         "outputs": _checksums(tmp), "host": socket.gethostname(), **extra,
     }
+    if (cuda := _cuda()) is not None:  # what the card must hold for this stage (stages_per_device's rule)
+        manifest["cuda_peak_bytes"] = cuda.max_memory_reserved()
     faults.point(f"{stage.id}:before-rename")
     os.replace(tmp, final)
     fsync_dir(final.parent)
@@ -253,24 +265,32 @@ def run_stage(run_dir: Path, stage: Stage, log=log_line) -> dict:
     return manifest
 
 
+def recheck(run_dir: Path, stage: Stage, changed: set, log=log_line) -> tuple[bool, dict | None]:
+    """Before a stage runs (its upstream stages are done): (skip: done and trusted, old manifest of a done
+    stage that must run again because an output is damaged or an input in `changed` was run again with
+    other outputs). The manifest of such a stage is removed, so it runs again."""
+    if not is_done(run_dir, stage):
+        return False, None
+    upstream = [d.id for d in stage.deps if d.id in changed]
+    bad = damaged_outputs(run_dir, stage)
+    if not bad and not upstream:
+        log(f"[skip] {stage.id} ({stage.key}) done")
+        return True, None
+    old = json.loads((stage_dir(run_dir, stage) / MANIFEST).read_text())
+    if bad:
+        more = f" (+{len(bad) - 1} more)" if len(bad) > 1 else ""
+        log(f"[corrupt] {stage.id}: {stage_dir(run_dir, stage) / bad[0][0]}: {bad[0][1]}{more}; "
+            "running it again, then what depends on it")
+    else:
+        log(f"[redo] {stage.id}: its input {upstream[0]} was run again and its outputs differ")
+    (stage_dir(run_dir, stage) / MANIFEST).unlink()
+    return False, old
+
+
 def run_stages(run_dir: Path, stages: list[Stage], log=log_line) -> list[dict]:
     results, changed = [], set()  # changed: re-run stages whose outputs differ from what dependents read
     for stage in topological(stages):
-        old = None
-        if is_done(run_dir, stage):
-            upstream = [d.id for d in stage.deps if d.id in changed]
-            bad = damaged_outputs(run_dir, stage)
-            if bad or upstream:
-                old = json.loads((stage_dir(run_dir, stage) / MANIFEST).read_text())
-                if bad:
-                    more = f" (+{len(bad) - 1} more)" if len(bad) > 1 else ""
-                    log(f"[corrupt] {stage.id}: {stage_dir(run_dir, stage) / bad[0][0]}: {bad[0][1]}{more}; "
-                        "running it again, then what depends on it")
-                else:
-                    log(f"[redo] {stage.id}: its input {upstream[0]} was run again and its outputs differ")
-                (stage_dir(run_dir, stage) / MANIFEST).unlink()
-            else:
-                log(f"[skip] {stage.id} ({stage.key}) done")
+        _, old = recheck(run_dir, stage, changed, log)
         manifest = run_stage(run_dir, stage, log)
         if old is not None and old.get("outputs") != manifest.get("outputs"):
             changed.add(stage.id)
@@ -290,14 +310,15 @@ def stage_status(run_dir: Path, stage: Stage, rehash: bool = False) -> dict:
         return row
     phase_dir = run_dir / stage.phase
     if work_dir(run_dir, stage).exists() or (phase_dir / f".{stage.name}-{stage.key}.tmp").exists():
-        row["state"] = "running" if _lock_held(run_dir) else "interrupted"
+        row["state"] = "running" if lock_held(run_dir) else "interrupted"
     elif phase_dir.is_dir() and any((p / MANIFEST).is_file() for p in phase_dir.glob(f"{stage.name}-*")
                                     if p.name.rsplit("-", 1)[0] == stage.name):
         row["state"] = "stale"  # done under other inputs; will re-run
     return row
 
 
-def _lock_held(run_dir: Path) -> bool:
+def lock_held(run_dir: Path) -> bool:
+    """Whether a run (or a worker of it) holds the run directory's lock."""
     path = Path(run_dir) / ".lock"
     if not path.exists():
         return False

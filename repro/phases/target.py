@@ -16,6 +16,7 @@ from repro.phases.common import (examples_path, first_n, head_settings, prepared
                                  schedule_settings, set_seed)
 from repro.phases.retrieve import retrieval_stage
 from repro.tasks import get_task
+from repro.report import report_dir
 from repro.training import TaskData, key_options, run_options, train
 
 
@@ -55,7 +56,8 @@ def target_stage(config: dict, encoder_name: str, encoder: Stage, target: str, s
         summary = train(model, [TaskData(task.name, head, features)], s, ctx.work, seed=seed,
                         pad_id=tokenizer.pad_token_id, device=device,
                         checkpoint_every=config["run"]["checkpoint_every"], evaluate=english_dev,
-                        log_every=config["run"]["log_every"], tag=ctx.stage.id, **run_options(config))
+                        log_every=config["run"]["log_every"], tag=ctx.stage.id, report_dir=report_dir(config, ctx),
+                        **run_options(config))
         counts = {}
         for split in config["target"]["splits"]:
             for lang in prepared_languages(prep, split):

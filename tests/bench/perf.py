@@ -17,6 +17,11 @@ P2  BUCC mining on d = 1024 embeddings with parallel pairs hidden among distract
 P3  target fine-tuning tokens/s (real tokens), XNLI-like pair lengths, a 4-layer random encoder, through
     repro.training.train. Anchor: random order with per-batch padding (the package's default). Ours: the
     same loop with run.group_by_length.
+P7  the smoke-grid profile (`reproduce --all`) with --jobs 2 (two CPU workers, one torch thread each) against
+    the serial run with two threads, one after the other: wall-time ratio (goal 1.5x) and identical result
+    tables; the load average around the runs is recorded (a shared machine makes the ratio noisy).
+P8  `plan --estimate`'s wall time against the P7 runs and a serial smoke run (goal: within 30 %).
+(--only P1,P2: a part; the figures already in --out for the other parts are kept.)
 """
 from __future__ import annotations
 
@@ -462,10 +467,61 @@ def p3(n: int, batch: int = 32, device="cpu", hidden: int = 256, layers: int = 4
                  model=f"{layers}x{hidden} random encoder", ours_precision=precision, examples=steps * batch, batch=batch, goal={"ratio": 1.5})
 
 
+# ------------------------------------------------------------------------------------------------ P7, P8
+
+def reproduce(profile: str, run_dir: Path, *extra: str, threads: int | None = None) -> float:
+    """Wall seconds of `python -m repro reproduce --all` in a fresh process (as a user runs it)."""
+    env = {**os.environ, "REPRO_PROGRESS": "0"}
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "repro", "reproduce", "--all", "--profile", profile, "--run-dir",
+                    str(run_dir), "--no-verify", *extra], cwd=ROOT, env=env, check=True, capture_output=True, text=True)
+    return time.perf_counter() - t0
+
+
+def result_tables(run_dir: Path) -> dict:
+    (agg,) = (Path(run_dir) / "aggregate").glob("results-*")
+    return {n: (agg / n).read_bytes() for n in ("results.md", "results.json")}
+
+
+def estimated(profile: str, devices: int = 1) -> dict:
+    out = subprocess.run([sys.executable, "-m", "repro", "plan", "--profile", profile, "--estimate", "--json",
+                          "--devices", str(devices)], cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    return json.loads(out)["makespan"]
+
+
+def p7_p8(profile: str = "smoke-grid", with_smoke: bool = True) -> tuple[dict, dict]:
+    """P7: the grid with --jobs 2 (one torch thread per worker) against the serial run (two threads), same
+    machine, one after the other, fresh run directories. P8: plan --estimate's wall time against those
+    measured runs (and the smoke profile's serial run)."""
+    load = [os.getloadavg()[0]]
+    with tempfile.TemporaryDirectory(prefix="repro-p7-") as tmp:
+        serial = reproduce(profile, Path(tmp) / "serial", "--set", "run.num_threads=2", threads=2)
+        load.append(os.getloadavg()[0])
+        jobs = reproduce(profile, Path(tmp) / "jobs2", "--set", "run.num_threads=2", "--jobs", "2")
+        load.append(os.getloadavg()[0])
+        same = result_tables(Path(tmp) / "serial") == result_tables(Path(tmp) / "jobs2")
+        measured = {f"{profile} serial": (serial, estimated(profile)),
+                    f"{profile} --jobs 2": (jobs, estimated(profile, 2))}
+        if with_smoke:
+            smoke = reproduce("smoke", Path(tmp) / "smoke", threads=2)
+            measured["smoke serial"] = (smoke, estimated("smoke"))
+            load.append(os.getloadavg()[0])
+    p7 = entry(serial, jobs, "s wall", {"result_tables_identical": same}, higher_is_better=False, profile=profile,
+               anchor_is="serial, run.num_threads = 2", ours_is="--jobs 2: two CPU workers, one torch thread each",
+               load_average=[round(x, 2) for x in load], goal={"ratio": 1.5})
+    p8 = {name: {"measured_s": round(m, 1), "estimated_s": round(e["makespan_s"], 1),
+                 "error": round(e["makespan_s"] / m - 1, 3)} for name, (m, e) in measured.items()}
+    p8["goal"] = {"abs_error": 0.30}
+    p8["load_average"] = p7["load_average"]
+    return p7, p8
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default=str(ROOT / "bench.json"))
-    p.add_argument("--only", default="P1,P2,P3")
+    p.add_argument("--only", default="P1,P2,P3,P7")
     p.add_argument("--quick", action="store_true", help="small sizes (a check that it runs, not a measurement)")
     a = p.parse_args(argv)
     q = a.quick
@@ -478,6 +534,9 @@ def main(argv=None) -> int:
             results["P2"] = p2(1500 if q else 8000, 1024, mem_n=2000 if q else 12000)
         elif name == "P3":
             results["P3"] = p3(128 if q else 512)
+        elif name == "P7":  # P8 comes from the same runs
+            results["P7"], results["P8"] = p7_p8("tests/profiles/small-grid.toml" if q else "smoke-grid", with_smoke=not q)
+            print(f"P8 estimate vs measured: {json.dumps(results['P8'])}")
         r = results[name]
         print(f"{name}: anchor {r['anchor']} {r['unit']}, ours {r['ours']}, ratio {r['ratio']}x, "
               f"agreement {r['agreement']} ({time.perf_counter() - t0:.0f} s)", flush=True)
@@ -493,7 +552,11 @@ def main(argv=None) -> int:
                         print(f"P1 {variant} {low}: ours {t[low]['ours']}, ratio {t[low]['ratio']}x, "
                               f"agreement {t[low]['agreement']}")
     results["machine"]["load_average_at_end"] = os.getloadavg()[0]
-    Path(a.out).write_text(json.dumps(results, indent=2) + "\n")
+    out = Path(a.out)
+    if set(a.only.split(",")) != {"P1", "P2", "P3", "P7"} and out.is_file():  # a part: the other figures stay
+        kept = json.loads(out.read_text())
+        results = {**kept, **{k: v for k, v in results.items() if k != "machine"}}
+    out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {a.out}")
     return 0
 
