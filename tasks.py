@@ -57,12 +57,15 @@ def _run(c, args: list[str], docker: bool = False) -> None:
 @task(iterable=["set"], auto_shortflags=False, help={**COMMON_HELP, "all": "every stage of the profile, then verify",
                               "phase": "one phase (and what it needs)", "dry_run": "print the plan only",
                               "executor": "local (default) | slurm", "wait": "wait for a run holding the run dir",
-                              "no_verify": "skip the verification after --all", "docker": "run in the CUDA container"})
+                              "no_verify": "skip the verification after --all", "docker": "run in the CUDA container",
+                              "devices": "GPU ids, e.g. 0,1,2,3: independent stages run concurrently, one worker per GPU",
+                              "stages_per_device": "workers sharing each GPU", "jobs": "N concurrent CPU workers"})
 def reproduce(c, all_=False, phase="", profile="", run_dir="", set=None, executor="", dry_run=False,
-              wait=False, no_verify=False, docker=False):
+              wait=False, no_verify=False, docker=False, devices="", stages_per_device=0, jobs=0):
     """Run stages of a profile (skipping done ones); with --all, verify the figures afterwards."""
     flags = ("--all" if all_ else "", f"--phase={phase}" if phase else "", f"--executor={executor}" if executor else "",
-             "--dry-run" if dry_run else "", "--wait" if wait else "", "--no-verify" if no_verify else "")
+             "--dry-run" if dry_run else "", "--wait" if wait else "", "--no-verify" if no_verify else "",
+             _opt("--devices", devices), _opt("--stages-per-device", stages_per_device), _opt("--jobs", jobs))
     _run(c, repro_args("reproduce", profile, run_dir, set, *flags), docker)
 
 
@@ -91,11 +94,16 @@ def _opt(flag: str, value) -> str:
 
 
 @task(iterable=["set"], auto_shortflags=False, help={**COMMON_HELP, "estimate": "device-hours per stage and for the grid",
-                              "calibration": "calibration.json written by tests/bench/gpu.py", "json": "machine-readable"})
-def plan(c, profile="", run_dir="", set=None, estimate=False, calibration="", json=False, docker=False):
-    """The stage plan; with --estimate, device-hours per stage and for the grid."""
+                              "calibration": "calibration.json written by tests/bench/gpu.py", "json": "machine-readable",
+                              "devices": "with --estimate: the grid's makespan on N devices",
+                              "stages_per_device": "with --estimate: K stages sharing each device",
+                              "fit_calibration": "with --estimate: fit step latency and per-stage costs to the run dir's finished stages, write FILE"})
+def plan(c, profile="", run_dir="", set=None, estimate=False, calibration="", json=False, devices=0,
+         stages_per_device=0, fit_calibration="", docker=False):
+    """The stage plan; with --estimate, device-hours per stage and for the grid (and its makespan on N devices)."""
     _run(c, repro_args("plan", profile, run_dir, set, _opt("--estimate", estimate), _opt("--calibration", calibration),
-                       _opt("--json", json)), docker)
+                       _opt("--json", json), _opt("--devices", devices), _opt("--stages-per-device", stages_per_device),
+                       _opt("--fit-calibration", fit_calibration)), docker)
 
 
 @task(iterable=["set"], auto_shortflags=False, help={**COMMON_HELP, "offline": "try no hub load; list the ones not tried"})
