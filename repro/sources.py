@@ -45,7 +45,7 @@ def check_sources(config: dict, tasks: list[str]) -> None:
             else:
                 keys = f"data.task.{n}.dir" if own.get("source") or own.get("dir") else f"data.dir (or data.task.{n}.dir)"
             problems.append(f"  {n}: {problem}; set {keys} = a folder holding {task.folder or n}/ "
-                            f"(README, 'Data layout'), or leave {n} out of the profile's tasks")
+                            f"(docs/data-layout.md), or leave {n} out of the profile's tasks")
     if problems:
         raise ConfigError("the data of these tasks cannot be read:\n" + "\n".join(problems))
 
