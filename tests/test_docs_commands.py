@@ -333,10 +333,16 @@ def repro_key(argv: list[str]):
     return repr(argv)
 
 
-def uses_smoke_run(argv: list[str]) -> bool:
-    """Whether the command reads or locks runs/smoke (explicitly or as the smoke profile's default)."""
-    joined = " ".join(argv)
-    return "runs/smoke" in joined or "--profile paper" not in joined
+def smoke_lane(argv: list[str]) -> bool:
+    """Whether the command belongs to the lane that runs one command at a time on runs/smoke: it names it, or
+    reads it as the smoke profile's default run directory, or is an `analyze` (the pages' `analyze --results`
+    lines share one --out folder, and with --profile smoke lock runs/smoke)."""
+    args = argv[1:] if argv[0] == "repro" else argv[3:]
+    if "runs/smoke" in " ".join(args) or args[0] == "analyze":
+        return True
+    if "--profile" in args:
+        return args[args.index("--profile") + 1] == "smoke" and "--run-dir" not in args
+    return args[0] in ("reproduce", "status", "verify")
 
 
 def make_checkout(root: Path, smoke_run: Path) -> Path:
@@ -386,7 +392,7 @@ def run_documented(commands: list[Command], scratch: Path) -> dict[str, Outcome]
             resolved[cmd.id] = Outcome([cmd.text], -1, "", 0.0, broken=str(e))
     jobs = {job_key(r[0]): r[0] for r in resolved.values() if isinstance(r, tuple)}
     repro_jobs = [a for a in jobs.values() if a[0] != "invoke"]
-    lanes = [[a for a in repro_jobs if uses_smoke_run(a)], [a for a in repro_jobs if not uses_smoke_run(a)]]
+    lanes = [[a for a in repro_jobs if smoke_lane(a)], [a for a in repro_jobs if not smoke_lane(a)]]
     with ThreadPoolExecutor(2) as pool:
         ran = pool.map(lambda k: run_lane(lanes[k], scratch, scratch / "tmp" / f"lane{k}"), range(2))
         done = {job_key(o.argv): o for lane in ran for o in lane}
