@@ -412,7 +412,7 @@ def _splits(config: dict) -> None:
 def _data(config: dict) -> None:
     d = config["data"]
     if d["source"] == "local" and not (d["dir"] and Path(d["dir"]).expanduser().is_dir()):
-        raise refuse("data.dir", d["dir"], 'an existing directory when data.source = "local" (see README, "Data layout")')
+        raise refuse("data.dir", d["dir"], 'an existing directory when data.source = "local" (see docs/data-layout.md)')
     if d["source"] == "synthetic" and "en" not in config["synthetic"]["languages"]:
         raise refuse("synthetic.languages", config["synthetic"]["languages"], 'a list that includes "en" (training is English)')
 

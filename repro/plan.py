@@ -65,7 +65,7 @@ def data_measures_plan(config: dict, tasks: list[str]) -> tuple[list[Stage], Sta
 
 
 def build_plan(config: dict, need_data: bool = True) -> Plan:
-    """The stage graph; need_data checks first that every task's data can be had (README, 'Data layout')."""
+    """The stage graph; need_data checks first that every task's data can be had (docs/data-layout.md)."""
     inter, tgt = config["intermediate"], config["target"]
     tasks = list(dict.fromkeys(inter["tasks"] + tgt["tasks"]))
     if need_data:

@@ -40,7 +40,7 @@ def check_sources(config: dict, tasks: list[str]) -> None:
         problem = task.source_problem(src)
         if problem:
             problems.append(f"({len(problems) + 1}) {n}: {problem}; set {fix_keys(config, n, src)} = a folder holding "
-                            f"{task.folder or n}/ (README, 'Data layout'), or leave {n} out of the profile's tasks")
+                            f"{task.folder or n}/ (docs/data-layout.md), or leave {n} out of the profile's tasks")
     if problems:  # one line per task on a terminal; numbered and ';'-separated once joined into one line
         raise ConfigError("the data of these tasks cannot be read:\n" + ";\n".join(problems))
 

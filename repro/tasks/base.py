@@ -92,7 +92,7 @@ class Task:
                 return {"files": None}
             root = Path(source.root) / (self.folder or self.name)
             if not root.exists():
-                raise DataError(root, f"data for task {self.name!r} not found (see README, 'Data layout')")
+                raise DataError(root, f"data for task {self.name!r} not found (see docs/data-layout.md)")
             return {"files": {str(p.relative_to(root)): sha256_file(p) for p in sorted(root.rglob("*")) if p.is_file()}}
         return {"hub_id": self.hub_id}
 
