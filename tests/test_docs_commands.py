@@ -437,7 +437,7 @@ def test_reader_handles_indented_blocks_continuations_comments_and_variables(tmp
 
 
 @pytest.mark.parametrize("cmd", COMMANDS, ids=[c.id for c in COMMANDS])
-def test_documented_command_runs_as_documented(cmd, outcomes, request):
+def test_documented_command_runs_as_documented(cmd, outcomes):
     """Run (or consciously listed), no crash, no traceback, the documented exit code."""
     entry = not_run(cmd)
     text = to_run(cmd)
@@ -448,9 +448,6 @@ def test_documented_command_runs_as_documented(cmd, outcomes, request):
         return
     assert runnable(text), (f"{cmd.id}: `{cmd.text}` is neither run by this test nor listed in NOT_RUN "
                             "with the reason it is not run")
-    for pattern, reason in KNOWN_BROKEN:
-        if re.search(pattern, text):
-            request.applymarker(pytest.mark.xfail(strict=False, reason=reason))
     out = outcomes[cmd.id]
     code, why = expected_exit(text)
     shown = f"{cmd.id}: `{cmd.text}`" + (f" (run as `{text}`: {entry.reason})" if entry else "") + \
@@ -460,17 +457,6 @@ def test_documented_command_runs_as_documented(cmd, outcomes, request):
     assert out.returncode == code, f"expected exit {code} ({why}): {shown}"
 
 
-# Bugs of issue 22 being fixed on another branch; each xfail goes once its fix is merged.
-KNOWN_BROKEN = [
-    (r"repro analyze --run-dir", "issue 22 item 1: cmd_analyze hands cmd_reproduce a namespace without --executor"),
-    (r"repro verify --run-dir runs/smoke", "issue 22 item 1: verify reads a run directory with the smoke profile, "
-     "not the one the run was made with (here the mini profile)"),
-    (r"^invoke (status|verify|analyze) --run-dir", "issue 22 item 1: invoke passes --profile smoke unless told "
-     "otherwise, so a run directory of another profile is read with the wrong one"),
-    (r"^invoke (plan|check-data|score)\b", "issue 28 item 4: invoke has no plan, check-data or score task yet"),
-]
-EMBED_BUG = ("issue 22 item 2: embed_sentences asks the fast tokenizer's backend, which keeps the padding and "
-             "truncation an earlier call set")
 
 
 def test_readme_stage_count_is_the_smoke_plans(outcomes):
@@ -536,11 +522,9 @@ def _arrays(value) -> list[np.ndarray]:
 
 
 @pytest.mark.parametrize("snippet", SNIPPETS, ids=[s.id for s in SNIPPETS])
-def test_documented_snippet_runs_and_ignores_earlier_use_of_its_objects(snippet, monkeypatch, request):
+def test_documented_snippet_runs_and_ignores_earlier_use_of_its_objects(snippet, monkeypatch):
     """Run as written, twice: on fresh objects, and with its tokenizer and model first used the ordinary way
     (padding, truncation); what it prints and every array it computes must be the same."""
-    if "embed_sentences(" in snippet.code:
-        request.applymarker(pytest.mark.xfail(strict=False, reason=EMBED_BUG))
     monkeypatch.chdir(ROOT)
     fresh_out, fresh = _exec(snippet.code, snippet.id, warm=False)
     used_out, used = _exec(snippet.code, snippet.id, warm=True)
