@@ -5,7 +5,7 @@ standard CSV quoting), or cosmosqa/{train,valid}.jsonl with the same fields; the
 exist. As in jiant's cosmosqa task, the context is `context + " " + question`. The files may also lie in
 cosmosqa/data/, the release repository's own layout (wilburOne/cosmosqa).
 
-Without a training file (train.csv is over 4 MiB, so absent from size-capped mirrors), valid.csv is split
+In that layout without a training file (train.csv is over 4 MiB, so absent from size-capped mirrors), valid.csv is split
 in two by context: a question whose context's SHA-1 is 0 modulo 5 is dev (about a fifth), the rest train.
 Questions on one context never straddle the two parts.
 
@@ -70,7 +70,8 @@ class CosmosQA(Task):
         folder = self.local_dir(source.root)
         if not any((folder / f"valid{ext}").is_file() for ext in (".csv", ".jsonl")) and (folder / "data").is_dir():
             folder = folder / "data"
-        has_train = any((folder / f"train{ext}").is_file() for ext in (".csv", ".jsonl"))
+        # The dev set is split only in the release repository's own layout (data/valid.csv) without train.csv.
+        has_train = folder.name != "data" or any((folder / f"train{ext}").is_file() for ext in (".csv", ".jsonl"))
         for ex, context in self._rows(folder, "train" if split == "train" and has_train else "valid"):
             if has_train or dev_part(context) == (split != "train"):
                 yield ex

@@ -6,8 +6,9 @@ so rows with an empty sentence are real rows: they are kept, because the scorer 
 gold line by line (evaluate.py) and dropping one would shift every later line.
 Hub: google/xtreme `PAWS-X.<lang>`, whose `label` is a string ("0" / "1").
 
-Without train-en.tsv (over 4 MiB, so absent from XTREME mirrors that cap file sizes), the English dev set
-becomes the training data and evaluation moves to labelled test files:
+Without train-en.tsv (over 4 MiB, so absent from XTREME mirrors that cap file sizes) but with a
+labelled-test-hf-export/ folder, the English dev set becomes the training data and evaluation moves to the
+labelled test files:
 * train = dev-en.tsv minus every fifth row; checkpoint selection = every fifth row (rows 5, 10, ...: 400);
 * dev (what is scored) = labelled-test-hf-export/test-<lang>.tsv (`id TAB sentence1 TAB sentence2 TAB
   label` with a header): the held-out test set, for the languages that have such a file. The other
@@ -34,7 +35,8 @@ class PAWSX(Task):
 
     @staticmethod
     def dev_trains(folder) -> bool:
-        return not (folder / "train-en.tsv").is_file() and (folder / "dev-en.tsv").is_file()
+        return (not (folder / "train-en.tsv").is_file() and (folder / "dev-en.tsv").is_file()
+                and (folder / LABELLED_TEST).is_dir())
 
     def local_languages(self, folder):
         if self.dev_trains(folder):

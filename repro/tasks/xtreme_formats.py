@@ -87,7 +87,7 @@ def squad_files(source: DataSource, split: str, version: str = "1.1") -> list[Pa
     {split}-v{version}.json, or the files named by intermediate.squad_train_files / squad_dev_file
     (e.g. SQuAD-Shifts when SQuAD's own train file cannot be had)."""
     options, folder = source.options or {}, task_dir(source, "squad")
-    named = options.get("squad_train_files") if split == "train" else [options.get("squad_dev_file")]
+    named = (options.get("squad_train_files") or []) if split == "train" else [options.get("squad_dev_file") or ""]
     return [folder / f for f in named if f] or [folder / f"{split}-v{version}.json"]
 
 
