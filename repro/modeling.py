@@ -2,7 +2,6 @@
 transformers head model per task; the encoder alone is what moves from phase to phase."""
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import os
@@ -124,12 +123,15 @@ def load_tokenizer(path):
     digest = hashlib.sha256()
     for f in files:
         digest.update(f.name.encode() + b"\0" + f.read_bytes())
-    return _tokenizer_of(digest.hexdigest(), str(path))
+    key = digest.hexdigest()
+    if key not in _TOKENIZERS:
+        if len(_TOKENIZERS) >= 4:  # a few distinct tokenizers per process at most
+            _TOKENIZERS.pop(next(iter(_TOKENIZERS)))
+        _TOKENIZERS[key] = AutoTokenizer.from_pretrained(str(path))
+    return _TOKENIZERS[key]
 
 
-@functools.lru_cache(maxsize=4)
-def _tokenizer_of(content_hash: str, path: str):
-    return AutoTokenizer.from_pretrained(path)
+_TOKENIZERS: dict = {}  # content hash of the tokenizer files -> the tokenizer parsed from them
 
 
 def load_encoder(path, **kwargs) -> nn.Module:
