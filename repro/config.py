@@ -18,12 +18,12 @@ from repro.tasks import REGISTRY
 PROFILE_DIR = Path(__file__).parent / "profiles"
 # Tables whose keys are free (per-task overrides): their leaves are type-checked against a template.
 FREE_TABLES = {("intermediate", "task"), ("target", "task"), ("data", "task")}
-DATA_TASK_KEYS = ("source", "dir")  # [data.task.NAME]: where one task's data comes from
+DATA_TASK_KEYS = ("source", "dir", "eval_cap")  # [data.task.NAME]: where one task's data comes from
 
 
 def _free_template(root: dict, prefix: tuple) -> dict:
-    if prefix == ("data", "task"):
-        return {k: root["data"][k] for k in DATA_TASK_KEYS}
+    if prefix == ("data", "task"):  # languages: a per-task choice only (target.languages is every task's)
+        return {**{k: root["data"][k] for k in DATA_TASK_KEYS}, "languages": []}
     return root[prefix[0]]["defaults"]
 
 

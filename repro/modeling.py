@@ -2,6 +2,7 @@
 transformers head model per task; the encoder alone is what moves from phase to phase."""
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -114,7 +115,25 @@ def check_safetensors(path: Path) -> None:
 
 
 def load_tokenizer(path):
-    return AutoTokenizer.from_pretrained(str(path))
+    """The tokenizer saved in `path`. Every encoder stage saves the same tokenizer files, and parsing a
+    250k-entry tokenizer.json takes seconds (tens on a loaded machine), so loads are shared between folders
+    whose tokenizer files are byte-identical (keyed by their content hash: a changed file loads anew)."""
+    folder = Path(path)
+    if not (folder / "tokenizer.json").is_file() or any(folder.glob("*.model")):  # shared only when the JSON files are all of it
+        return AutoTokenizer.from_pretrained(str(path))
+    files = sorted(p for p in folder.glob("*.json") if p.name.startswith(("tokenizer", "special_tokens", "added_tokens")))
+    digest = hashlib.sha256()
+    for f in files:
+        digest.update(f.name.encode() + b"\0" + f.read_bytes())
+    key = digest.hexdigest()
+    if key not in _TOKENIZERS:
+        if len(_TOKENIZERS) >= 4:  # a few distinct tokenizers per process at most
+            _TOKENIZERS.pop(next(iter(_TOKENIZERS)))
+        _TOKENIZERS[key] = AutoTokenizer.from_pretrained(str(path))
+    return _TOKENIZERS[key]
+
+
+_TOKENIZERS: dict = {}  # content hash of the tokenizer files -> the tokenizer parsed from them
 
 
 class _PoolerOnlyReport(logging.Filter):

@@ -62,4 +62,24 @@ def task_languages(config: dict, task) -> list[str]:
         return list(config["synthetic"]["languages"])
     if config["data"]["source"] == "realtext":  # [realtext] <task>_languages (bucc2018 -> bucc_languages)
         return list(config["realtext"].get(f"{task.name.removesuffix('2018')}_languages", []))
-    return list(task.languages)
+    return languages_found(config, task)[0]
+
+
+def languages_found(config: dict, task) -> tuple[list[str], list[str]]:
+    """(evaluated, not evaluated) languages of a target read from local files: those whose files are
+    present (a task that can tell from its file names), narrowed to [data.task.NAME] languages when
+    set; the languages the task knows or the profile names whose files are absent are not evaluated."""
+    wanted = list(config["data"]["task"].get(task.name, {}).get("languages") or [])
+    present = list(task.languages)
+    src = source_for(config, task)
+    if src.kind == "local" and src.root is not None and task.local_dir(src.root).is_dir():
+        found = task.local_languages(task.local_dir(src.root))
+        present = present if found is None else found
+    evaluated = [lang for lang in present if lang in wanted] if wanted else present
+    absent = [lang for lang in dict.fromkeys([*task.languages, *wanted]) if lang not in present]
+    return evaluated, absent
+
+
+def eval_cap(config: dict, task) -> int:
+    """At most this many dev/test items per language of a target ([data.task.NAME] eval_cap, else data.eval_cap)."""
+    return config["data"]["task"].get(task.name, {}).get("eval_cap") or config["data"]["eval_cap"]

@@ -183,12 +183,13 @@ class Checkpoint:
 def run_options(config: dict) -> dict:
     """The [run] keys that shape training (train()'s keyword arguments)."""
     r = config["run"]
-    return {"precision": r["precision"], "group_by_length": r["group_by_length"], "devices": r["devices"]}
+    return {"precision": r["precision"], "group_by_length": r["group_by_length"], "devices": r["devices"],
+            "freeze_embeddings": config["model"]["freeze_embeddings"]}
 
 
 def key_options(config: dict) -> dict:
     """run_options that differ from the defaults, for a stage key: default stages keep their keys."""
-    defaults = {"precision": "fp32", "group_by_length": False, "devices": 1}
+    defaults = {"precision": "fp32", "group_by_length": False, "devices": 1, "freeze_embeddings": False}
     return {k: v for k, v in run_options(config).items() if v != defaults[k]}
 
 
@@ -209,7 +210,7 @@ def train(model, tasks: list[TaskData], settings: dict, work: Path, *, seed: int
           checkpoint_every: int, evaluate: Callable[[object], float] | None = None, sampling="proportional",
           temperature=1.0, log=print, log_every: int = 0, tag: str = "train", precision: str = "fp32",
           group_by_length: bool = False, devices: int = 1, record_losses: bool = False,
-          report_dir: Path | None = None) -> dict:
+          report_dir: Path | None = None, freeze_embeddings: bool = False) -> dict:
     """Trains `model` (a MultiHeadModel) in place; returns a summary. With `evaluate`, the weights that
     scored best (higher is better) are restored at the end, as checkpoint selection on English dev.
 
@@ -223,7 +224,7 @@ def train(model, tasks: list[TaskData], settings: dict, work: Path, *, seed: int
             seed=seed, pad_id=pad_id, device=device, checkpoint_every=checkpoint_every, evaluate=evaluate,
             sampling=sampling, temperature=temperature, log=log, log_every=log_every, tag=tag,
             precision=precision, group_by_length=group_by_length, record_losses=record_losses,
-            report_dir=report_dir))
+            report_dir=report_dir, freeze_embeddings=freeze_embeddings))
     rank, world = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
     s = settings
     device = torch.device(device)
@@ -233,6 +234,12 @@ def train(model, tasks: list[TaskData], settings: dict, work: Path, *, seed: int
               "sizes": [len(t.features) for t in tasks], "steps": steps}
     if precision != "fp32" or group_by_length:  # default runs keep resuming their old checkpoints
         config.update(precision=precision, group_by_length=group_by_length)
+    if freeze_embeddings:
+        config["freeze_embeddings"] = True
+        # The word-embedding matrix keeps its pretrained values (XLM-R's 250k rows are most of a small
+        # model's parameters): no gradient, no optimizer state, and words seen only in other languages
+        # keep the place pretraining gave them.
+        model.encoder.get_input_embeddings().weight.requires_grad_(False)
     run_config = canonical_json(config)
     torch.manual_seed(seed)
     model.to(device)

@@ -56,7 +56,7 @@ DATA_CASES = {
     "missing tag column": ("panx/dev-xa.tsv", lambda t: t.replace("\tB-PER", "", 1), r"dev-xa\.tsv:\d+: expected a tag"),
     "unknown tag": ("panx/train-en.tsv", lambda t: t.replace("B-LOC", "B-PLACE", 1), r"train-en\.tsv:\d+: unknown label 'B-PLACE'"),
     "truncated JSON": ("squad/train-v1.1.json", lambda t: t[: len(t) // 2], r"train-v1\.1\.json:1: invalid JSON"),
-    "answer not at answer_start": ("squad/dev-v1.1.json", lambda t: re.sub(r'"answer_start": (\d+)', lambda m: f'"answer_start": {int(m[1]) + 1}', t, count=1),
+    "answer not at answer_start": ("squad/dev-v1.1.json", lambda t: re.sub(r'"answer_start": (\d+)', lambda m: f'"answer_start": {int(m[1]) + 7}', t, count=1),
                                    r"dev-v1\.1\.json: question .* not at answer_start"),
     "bad JSON line": ("mnli/multinli_1.0_train.jsonl", lambda t: t.replace("}\n", "\n", 1), r"multinli_1\.0_train\.jsonl:1: invalid JSON"),
     "missing field": ("mnli/multinli_1.0_dev_matched.jsonl", lambda t: t.replace('"sentence2"', '"sentence_2"', 1),

@@ -8,7 +8,7 @@ from pathlib import Path
 from repro.atomic import sha256_file, write_json
 from repro.engine import Stage
 from repro.phases.common import examples_path, write_examples
-from repro.sources import source_for, task_languages
+from repro.sources import eval_cap, languages_found, source_for, task_languages
 from repro.synthetic.generate import generate, has_writer
 from repro.tasks import DataSource, get_task
 
@@ -35,6 +35,16 @@ def prepare_stage(config: dict, name: str, synthetic: Stage | None) -> Stage:
     languages = task_languages(config, task)
     test_labels = Path(config["data"]["test_labels"]) if config["data"]["test_labels"] else None
     inputs = {"task": name, "source": source.kind, "languages": languages, "options": source.options}
+    cap = eval_cap(config, task) if task.role == "target" else 0
+    if cap:  # keyed only when set, so uncapped profiles keep their keys
+        inputs["eval_cap"] = cap
+    splits = list(task.splits)
+    if task.role == "target":  # only the splits the target phase predicts (and those it needs)
+        wanted = {"train", *config["target"]["splits"], *task.required_splits}
+        splits = [sp for sp in task.splits if sp in wanted]
+        if splits != list(task.splits):  # keyed only when narrowed: other profiles keep their keys
+            inputs["splits"] = splits
+    not_evaluated = languages_found(config, task)[1] if source.kind == "local" and task.role == "target" else []
     generated = GENERATED.get(source.kind)
     if not generated:  # generated data is keyed by its generating stage instead
         inputs["data"] = task.source_key(source)
@@ -56,10 +66,15 @@ def prepare_stage(config: dict, name: str, synthetic: Stage | None) -> Stage:
     def run(ctx):
         src = readable(ctx, source)
         labels_root = src.root / "labels" if generated else test_labels
-        counts, langs = {}, {}
-        for split in task.splits:
+        counts, langs, missing = {}, {}, list(not_evaluated)
+        for split in splits:
             for lang in task.split_languages(split, languages):
                 examples = task.read(src, split, lang)
+                if not examples and split != "train" and src.kind == "local":
+                    missing.append(f"{lang} ({split}: no file)")  # e.g. a test-only treebank's dev
+                    continue
+                if split != "train":
+                    examples = task.cap_examples(examples, cap)
                 write_examples(examples_path(ctx.out, split, lang), examples)
                 counts[f"{split}-{lang}"] = len(examples)
                 langs.setdefault(split, []).append(lang)
@@ -75,8 +90,9 @@ def prepare_stage(config: dict, name: str, synthetic: Stage | None) -> Stage:
                 counts[f"select-{task.train_language}"] = len(selection)
         if labels_root and (labels_root / name).is_dir() and task.role == "target":
             shutil.copytree(labels_root / name, ctx.out / "test-labels")
-        write_json(ctx.out / "info.json", {"task": name, "languages": langs, "counts": counts})
-        return {"counts": counts}
+        write_json(ctx.out / "info.json", {"task": name, "languages": langs, "counts": counts,
+                                           "not_evaluated": missing})
+        return {"counts": counts, **({"not_evaluated": missing} if missing else {})}
 
     # The generating stage (smoke world or real text) writes this task's files, or its selection task's.
     deps = [synthetic] if synthetic is not None and (generated or selection_task) else []

@@ -7,7 +7,7 @@ import pkgutil
 
 from repro.tasks.base import REGISTRY, DataSource, Task
 
-_HELPERS = ("base", "xtreme_formats", "mlm_text")  # modules of shared code, not tasks
+_HELPERS = ("base", "xtreme_formats", "mlm_text", "ud_conversion")  # modules of shared code, not tasks
 
 for _module in pkgutil.iter_modules(__path__):
     if _module.name not in _HELPERS:

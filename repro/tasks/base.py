@@ -58,6 +58,9 @@ class Task:
     # ---- data ----
     hub_id: str = ""
     folder: str = ""           # local folder name under the data root (default: the task name)
+    # Other folders the same files are found in (an upstream release's own layout, e.g. sst2/SST-2),
+    # tried in order when `folder` is absent.
+    alt_folders: tuple[str, ...] = ()
     config_options: tuple[str, ...] = ()  # [intermediate] config keys that shape this task's data or features
     # Why the hub cannot serve this task (no copy, or a copy that would give incomparable numbers);
     # non-empty = the task needs local files, checked when the plan is built.
@@ -81,16 +84,37 @@ class Task:
         if source.kind == "local":
             if source.root is None:
                 return "no local folder is set"
-            if not (Path(source.root) / (self.folder or self.name)).is_dir():
-                return f"{Path(source.root) / (self.folder or self.name)}: data for task {self.name!r} not found"
+            if not self.local_dir(source.root).is_dir():
+                return f"{self.local_dir(source.root)}: data for task {self.name!r} not found"
         return None
+
+    def local_dir(self, root) -> Path:
+        """The task's folder under a local data root: `folder`, else the first of `alt_folders` present."""
+        main = Path(root) / (self.folder or self.name)
+        if main.is_dir():
+            return main
+        return next((Path(root) / alt for alt in self.alt_folders if (Path(root) / alt).is_dir()), main)
+
+    def local_languages(self, folder: Path) -> list[str] | None:
+        """The evaluation languages whose files lie in this task's local folder, from the file names
+        (None: the task cannot tell, so its declared `languages` are used)."""
+        return None
+
+    def ordered(self, found: set[str]) -> list[str]:
+        """Languages found in files: the task's known ones in its order, then any others sorted."""
+        return [lang for lang in self.languages if lang in found] + sorted(found - set(self.languages))
+
+    def cap_examples(self, examples: list[dict], n: int) -> list[dict]:
+        """At most `n` evaluation items of one split and language (data.eval_cap): the first n. Retrieval
+        tasks hold a whole set in one example and cap inside it."""
+        return examples[:n] if n > 0 else examples
 
     def source_key(self, source: DataSource) -> dict:
         """What identifies this task's input data (goes into the prepare stage's key)."""
         if source.local:
             if source.root is None:  # no folder set: only a plan without the data check gets here
                 return {"files": None}
-            root = Path(source.root) / (self.folder or self.name)
+            root = self.local_dir(source.root)
             if not root.exists():
                 raise DataError(root, f"data for task {self.name!r} not found (see docs/data-layout.md)")
             return {"files": {str(p.relative_to(root)): sha256_file(p) for p in sorted(root.rglob("*")) if p.is_file()}}

@@ -89,6 +89,24 @@ class BUCC2018(Task):
         yield {"id": f"bucc2018-{split}-{lang}", "source_ids": source_ids, "source": source_texts,
                "english_ids": english_ids, "english": english_texts, "gold": gold}
 
+    def local_languages(self, folder):
+        found = {p.name.split("-", 1)[0] for p in folder.glob("*-en.dev.*") if p.suffix == "." + p.name.split("-", 1)[0]}
+        return self.ordered(found)
+
+    def cap_examples(self, examples, n):
+        """Every gold sentence plus the first n other sentences of each side, in file order: a smaller
+        comparable corpus with all of its parallel pairs (a denser one than BUCC's, so F1 is not BUCC's)."""
+        (ex,) = examples
+        if n <= 0 or not ex["gold"]:
+            return examples
+        in_gold = ({s for s, _ in ex["gold"]}, {t for _, t in ex["gold"]})
+        sides = {}
+        for side, keep in zip(("source", "english"), in_gold):
+            others = iter(range(n))
+            rows = [(i, t) for i, t in zip(ex[f"{side}_ids"], ex[side]) if i in keep or next(others, None) is not None]
+            sides[f"{side}_ids"], sides[side] = [i for i, _ in rows], [t for _, t in rows]
+        return [{**ex, **sides}]
+
     def read_hub(self, source, split, lang):
         raise ReproError(f"bucc2018: {self.hub_refusal}; set data.task.bucc2018.source = \"local\" and "
                          "data.task.bucc2018.dir")

@@ -2,7 +2,12 @@
 
 Local files: the release's cosmosqa/{train,valid}.csv (header id,context,question,answer0,...,answer3,label;
 standard CSV quoting), or cosmosqa/{train,valid}.jsonl with the same fields; the .csv is used when both
-exist. As in jiant's cosmosqa task, the context is `context + " " + question`.
+exist. As in jiant's cosmosqa task, the context is `context + " " + question`. The files may also lie in
+cosmosqa/data/, the release repository's own layout (wilburOne/cosmosqa).
+
+In that layout without a training file (train.csv is over 4 MiB, so absent from size-capped mirrors), valid.csv is split
+in two by context: a question whose context's SHA-1 is 0 modulo 5 is dev (about a fifth), the rest train.
+Questions on one context never straddle the two parts.
 
 Hub: allenai/cosmos_qa is a loading-script dataset, which datasets >= 4 refuses to run ("Dataset scripts
 are no longer supported", huggingface/datasets issue #7693). Its rows are read from the hub's own Parquet
@@ -12,6 +17,7 @@ the same columns the script produced (id, context, question, answer0-3, label).
 Dataset: Huang et al. 2019, Cosmos QA (EMNLP).
 """
 import csv
+import hashlib
 from pathlib import Path
 
 from repro.errors import DataError
@@ -47,6 +53,11 @@ def read_csv(path: Path):
         raise DataError(path, f"malformed CSV: {e}", reader.line_num) from None
 
 
+def dev_part(context: str) -> bool:
+    """Whether a question of this context is in the dev part when valid.csv is split (module docstring)."""
+    return int(hashlib.sha1(context.encode("utf-8")).hexdigest(), 16) % 5 == 0
+
+
 @register
 class CosmosQA(Task):
     name = folder = "cosmosqa"
@@ -56,7 +67,17 @@ class CosmosQA(Task):
     hub_revision, hub_data_dir = "refs/convert/parquet", "default"
 
     def read_local(self, source, split, lang):
-        stem = Path(source.root) / self.folder / ("train" if split == "train" else "valid")
+        folder = self.local_dir(source.root)
+        if not any((folder / f"valid{ext}").is_file() for ext in (".csv", ".jsonl")) and (folder / "data").is_dir():
+            folder = folder / "data"
+        # The dev set is split only in the release repository's own layout (data/valid.csv) without train.csv.
+        has_train = folder.name != "data" or any((folder / f"train{ext}").is_file() for ext in (".csv", ".jsonl"))
+        for ex, context in self._rows(folder, "train" if split == "train" and has_train else "valid"):
+            if has_train or dev_part(context) == (split != "train"):
+                yield ex
+
+    def _rows(self, folder, stem_name):
+        stem = folder / stem_name
         csv_path, jsonl_path = stem.with_suffix(".csv"), stem.with_suffix(".jsonl")
         if csv_path.is_file():
             path, rows = csv_path, read_csv(csv_path)
@@ -66,7 +87,7 @@ class CosmosQA(Task):
             raise DataError(csv_path, f"file not found (nor {jsonl_path.name})")
         for line, r in rows:
             require(r, FIELDS, path, line)
-            yield _example(r, path, line)
+            yield _example(r, path, line), r["context"]
 
     def read_hub(self, source, split, lang):
         for r in hub_load(source, self.hub_id, None, split, revision=self.hub_revision, data_dir=self.hub_data_dir):

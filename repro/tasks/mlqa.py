@@ -28,6 +28,11 @@ class MLQA(TrainedOnSquadV11):
         """MLQA's answer normalisation is per language (mlqa_evaluation_v1.py), SQuAD's is English."""
         return mlqa_em_f1(predictions, gold, lang)
 
+    def local_languages(self, folder):
+        found = {p.name.split("-")[2] for p in folder.glob("MLQA_V1/*/*-context-*-question-*.json")
+                 if p.name.split("-")[2] == p.stem.split("-")[-1]}  # same-language files only
+        return self.ordered(found)
+
     def read_evaluation_local(self, source, split, lang):
         # Stripped test answers (an empty text) are dropped by read_squad, leaving the question unlabelled.
         path = task_dir(source, self.folder) / "MLQA_V1" / split / f"{split}-context-{lang}-question-{lang}.json"

@@ -20,13 +20,14 @@ HEADER = ["sentence", "label"]
 class SST2(Task):
     name = "sst2"
     folder = "SST-2"            # GLUE's folder name
+    alt_folders = ("sst2/SST-2",)  # the same folder under a per-task directory
     role, head, metric = "intermediate", "classification", "accuracy"
     labels = LABELS
     splits = ("train", "dev")
     hub_id = "nyu-mll/glue"
 
     def read_local(self, source, split, lang):
-        path = Path(source.root) / self.folder / f"{split}.tsv"
+        path = self.local_dir(source.root) / f"{split}.tsv"
         for line, row in read_headed_tsv(path, HEADER):
             if row[1] not in ("0", "1"):
                 raise DataError(path, f"unknown label {row[1]!r} (expected 0 or 1)", line)

@@ -3,7 +3,14 @@
 Local layout (XTREME): tatoeba/{xx}-en.{xx} (source, original order) and {xx}-en.en (English, sorted
 alphabetically); gold for English line j is the index of its translation in the source file.
 The hub copy (google/xtreme tatoeba.{xxx}) is aligned, so the sort-and-index step is applied here.
+Local layout, alternatively: LASER's own release (facebookresearch/LASER data/tatoeba/v1/:
+tatoeba.{xxx}-eng.{xxx} and tatoeba.{xxx}-eng.eng, aligned line by line), which XTREME's
+utils_preprocess.py `tatoeba_preprocess` turns into its layout by the same sort-and-index step (applied
+here; gold is then known). A LASER code outside XTREME's mapping is its own language code, so any pair
+file added to the folder adds a language.
 """
+import re
+
 from pathlib import Path
 
 from repro.atomic import write_text
@@ -17,6 +24,10 @@ LASER = {"af": "afr", "ar": "ara", "bg": "bul", "bn": "ben", "de": "deu", "el": 
          "it": "ita", "ja": "jpn", "jv": "jav", "ka": "kat", "kk": "kaz", "ko": "kor", "ml": "mal", "mr": "mar",
          "nl": "nld", "pt": "por", "ru": "rus", "sw": "swh", "ta": "tam", "te": "tel", "th": "tha", "tl": "tgl",
          "tr": "tur", "ur": "urd", "vi": "vie", "zh": "cmn"}
+
+
+FROM_LASER = {code: lang for lang, code in LASER.items()}
+LASER_FILE = re.compile(r"^tatoeba\.(?P<code>[a-z]{3})-eng\.(?P=code)$")
 
 
 def _lines(path: Path) -> list[str]:
@@ -49,8 +60,32 @@ class Tatoeba(Task):
     def split_languages(self, split, languages):
         return [lang for lang in languages if lang != "en"] if split in self.splits else []
 
+    def local_languages(self, folder):
+        found = {p.name.split("-", 1)[0] for p in folder.glob("*-en.en")}
+        found |= {FROM_LASER.get(m["code"], m["code"]) for p in folder.glob("tatoeba.*-eng.*")
+                  if (m := LASER_FILE.match(p.name))}
+        return self.ordered(found)
+
+    def cap_examples(self, examples, n):
+        """The first n pairs of the aligned set, scrambled as the whole set is (a stable sort keeps the
+        order of any subset), so gold indices stay exact."""
+        if n <= 0 or examples[0]["gold"] is None or len(examples[0]["source"]) <= n:
+            return examples
+        (ex,) = examples
+        kept = [(k, j) for k, j in enumerate(ex["gold"]) if j < n]
+        return [{**ex, "source": ex["source"][:n], "english": [ex["english"][k] for k, _ in kept],
+                 "gold": [j for _, j in kept]}]
+
     def read_local(self, source, split, lang):
-        d = Path(source.root) / self.folder
+        d = self.local_dir(source.root)
+        code = LASER.get(lang, lang)
+        laser_src, laser_en = d / f"tatoeba.{code}-eng.{code}", d / f"tatoeba.{code}-eng.eng"
+        if not (d / f"{lang}-en.{lang}").is_file() and laser_src.is_file():
+            src, en = _lines(laser_src), _lines(laser_en)
+            if len(src) != len(en):
+                raise DataError(laser_en, f"{len(en)} English lines but {len(src)} in {laser_src.name}")
+            yield {"id": f"tatoeba-{lang}", **sort_english(list(zip(src, en)))}
+            return
         src, en = _lines(d / f"{lang}-en.{lang}"), _lines(d / f"{lang}-en.en")
         if len(src) != len(en):
             raise DataError(d / f"{lang}-en.en", f"{len(en)} English lines but {len(src)} in {lang}-en.{lang}")

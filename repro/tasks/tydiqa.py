@@ -33,6 +33,9 @@ class TyDiQA(Task):
     hub_id = "google/xtreme"
     dev_is_test = True
 
+    def local_languages(self, folder):
+        return self.ordered({p.name.split(".")[2] for p in folder.glob("tydiqa-goldp-v1.1-dev/tydiqa.goldp.*.dev.json")})
+
     def read_local(self, source, split, lang):
         d = task_dir(source, self.folder)
         if split == "train":

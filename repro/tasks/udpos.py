@@ -5,6 +5,10 @@ tags counts as one chunk, so it is not token accuracy. The scorer in repro.scori
 
 Local layout (XTREME's scripts/download_data.sh): udpos/{train,dev,test}-{lang}.tsv, `word TAB UPOS` lines (test: `word`),
 blank line between sentences; these files hold UD v2.5 with multiword tokens kept as surface forms.
+Local layout, alternatively: the UD v2.5 release's own CoNLL-U files anywhere under udpos/
+(`<lang>_<treebank>-ud-<split>.conllu`), converted here the way XTREME builds its files
+(repro/tasks/ud_conversion.py); the XTREME file wins where both exist. Languages are those the file names
+carry, so a treebank added to the folder adds its language.
 Hub: google/xtreme `udpos.<EnglishName>`; it is parsed from raw CoNLL-U without that conversion, so
 languages with multiword tokens give different token counts and scores. The fused forms cannot be
 rebuilt from those rows: the multiword-token lines (`1-2 du`), which alone carry the surface form, are
@@ -17,6 +21,7 @@ import warnings
 
 from repro.readers import hub_load
 from repro.tasks.base import Task, register
+from repro.tasks.ud_conversion import conllu_files, xtreme_sentences
 from repro.tasks.xtreme_formats import read_tagged, task_dir
 
 # the 17 UPOS tags, in the google/xtreme ClassLabel order (= sorted).
@@ -51,8 +56,25 @@ class UDPOS(Task):
     def has_split(self, split, lang):
         return split in SPLITS_OF.get(lang, self.splits)
 
+    def local_languages(self, folder):
+        tsv = {p.stem.split("-", 1)[1] for p in folder.glob("*-*.tsv") if p.stem.split("-", 1)[0] in self.splits}
+        found = tsv | {lang for lang, _ in conllu_files(folder)}
+        return self.ordered(found)
+
     def read_local(self, source, split, lang):
-        return read_tagged(self, task_dir(source, self.folder) / f"{split}-{lang}.tsv", split)
+        folder = self.local_dir(source.root)
+        tsv = folder / f"{split}-{lang}.tsv"
+        if tsv.is_file():
+            return read_tagged(self, tsv, split)
+        return self._read_conllu(conllu_files(folder).get((lang, split), []), lang)
+
+    def _read_conllu(self, paths, lang):
+        """Every treebank of the language and split, pooled (no file: no examples, so not evaluated)."""
+        for path in paths:
+            for tokens, tags in xtreme_sentences(path, lang):
+                for tag in tags:
+                    self.label_index(tag, path, None)
+                yield {"tokens": tokens, "tags": tags}
 
     def read_hub(self, source, split, lang):
         warnings.warn("google/xtreme udpos keeps UD syntactic words instead of XTREME's fused surface forms; "

@@ -16,6 +16,9 @@ class XQuAD(TrainedOnSquadV11):
 
     dev_is_test = True
 
+    def local_languages(self, folder):
+        return self.ordered({p.name.split(".")[1] for p in folder.glob("xquad.*.json")})
+
     def read_evaluation_local(self, source, split, lang):
         # XTREME strips XQuAD's answers: gold then comes from the label folder.
         return read_squad(task_dir(source, self.folder) / f"xquad.{lang}.json")
