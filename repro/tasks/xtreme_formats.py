@@ -113,7 +113,7 @@ class TrainedOnSquadV11(Task):
 
     def source_key(self, source):
         key = super().source_key(source)
-        if source.local:  # squad/*-v1.1.json lie outside the task's own folder: their hashes count too
+        if source.local and source.root:  # squad/*-v1.1.json lie outside the task's own folder: their hashes count too
             key["squad"] = {p.name: sha256_file(p) for split in ("train", "dev")
                             for p in squad_files(source, split) if p.is_file()}
         return key
