@@ -18,6 +18,14 @@ ROOT = Path(__file__).resolve().parents[1]
 MINI = str(ROOT / "tests" / "profiles" / "mini.toml")
 
 
+def pytest_collection_modifyitems(items):
+    """Every test built on the shared mini run (or on the docs checkout made from it) is `slow`: the run
+    alone takes minutes on two cores. `tox -e tests` leaves them out; `tox -e tests-slow` runs them (CI both)."""
+    for item in items:
+        if {"mini_run", "scratch", "run_copy"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(autouse=True)
 def _hf_home(tmp_path_factory, monkeypatch):
     # datasets writes caches under HF_HOME; keep them out of the user's home.

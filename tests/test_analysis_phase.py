@@ -116,6 +116,7 @@ def test_publish_replaces_the_whole_set_and_leaves_no_temporaries(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["analysis", "analyze"]
 
 
+@pytest.mark.slow
 def test_analyze_results_with_a_profile_reads_the_data(tmp_path):
     """`--profile P`: M1, M2, M3 (b) and C2 from the tasks' data as P reads them (the tiny model, synthetic world)."""
     proc = repro("analyze", "--results", TYPED, "--out", tmp_path / "o", "--profile", "smoke", "--run-dir",

@@ -12,7 +12,7 @@ from repro.modeling import TINY_MODEL, load_encoder, load_tokenizer
 from repro.phases.planted import experiment
 from repro.synthetic import planted
 
-pytestmark = pytest.mark.planted
+pytestmark = [pytest.mark.planted, pytest.mark.slow]
 DISTANCES = [0.0, 0.25, 0.5, 0.75, 1.0]
 N = 160
 

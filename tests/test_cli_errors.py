@@ -143,6 +143,7 @@ def test_an_unexpected_failure_is_one_line_and_debug_shows_the_traceback(capsys,
         main(["status", "--debug"])
 
 
+@pytest.mark.slow
 def test_a_real_process_prints_no_traceback_unless_debug():
     args = [sys.executable, "-m", "repro", "reproduce", "--all", "--dry-run", "--set", 'run.device="tpu"']
     plain = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300)

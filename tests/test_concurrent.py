@@ -109,6 +109,7 @@ def alive(pid: int) -> bool:
     return state != "Z"  # a zombie has ended; only its parent's bookkeeping is left
 
 
+@pytest.mark.slow
 def test_killed_worker_then_killed_coordinator_resume_to_the_serial_tables(tmp_path):
     serial, run_dir = tmp_path / "serial", tmp_path / "killed"
     repro("reproduce", "--all", "--profile", SMALL, "--run-dir", serial, "--no-verify", timeout=SLOW)

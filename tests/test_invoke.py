@@ -82,6 +82,7 @@ def test_analyze_passes_its_extra_flags_through():
         ["analyze", "--profile", "paper", "--format", "md"]
 
 
+@pytest.mark.slow
 def test_invoke_reproduce_and_status_run_for_real(tmp_path):
     plan = invoke("reproduce", "--all", "--profile", MINI, "--run-dir", str(tmp_path), "--dry-run").stdout
     assert "stages per phase: prepare" in plan and "aggregate 1" in plan

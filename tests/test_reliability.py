@@ -43,6 +43,7 @@ def test_killed_at_every_phase_resumes_to_identical_results(mini_run, tmp_path):
     assert leftovers == []  # no half-written or checkpoint directories remain
 
 
+@pytest.mark.slow
 def test_second_run_on_same_dir_is_refused_then_waits(tmp_path):
     holder = subprocess.Popen([sys.executable, "-c", (
         "import sys, time; from repro.engine import RunLock\n"

@@ -18,6 +18,7 @@ def outputs(run_dir, phase):
     return m["outputs"], m
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("phase,kill_at", [
     ("intermediate", "intermediate/mnli-s1:step25"),
     ("target", "target/mnli__xnli-s1:step37"),   # after an evaluation: best-so-far must survive too
