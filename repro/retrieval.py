@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from repro.atomic import write_bytes
+from repro.attention import attention_kernels
 
 __all__ = [
     "bucc_extract",
@@ -220,7 +221,7 @@ def embed_sentences(
 
 def _pooled_rows(model, flat, starts, lengths, batches, pad_id, device, layer, pooling, autocast, n) -> np.ndarray:
     out: np.ndarray | None = None
-    with torch.inference_mode(), autocast:
+    with torch.inference_mode(), attention_kernels(device), autocast:
         for idx in batches:
             input_ids, mask = _padded(flat, starts, lengths, idx, pad_id)
             input_ids = input_ids.to(device)

@@ -31,6 +31,7 @@ from transformers import get_linear_schedule_with_warmup
 
 from repro import faults, progress
 from repro.atomic import canonical_json
+from repro.attention import attention_kernels
 from repro.errors import ReproError
 from repro.report import Reporter
 
@@ -247,7 +248,12 @@ def train(model, tasks: list[TaskData], settings: dict, work: Path, *, seed: int
     scheduler = get_linear_schedule_with_warmup(optimizer, int(s["warmup_proportion"] * steps), steps)
     amp_dtype = autocast_dtype(precision)
     scaler = torch.amp.GradScaler(device.type) if precision == "fp16" else None
-    autocast = (lambda: torch.autocast(device.type, dtype=amp_dtype)) if amp_dtype else contextlib.nullcontext
+    def autocast():  # half precision where asked, and an attention kernel that suits varying shapes
+        stack = contextlib.ExitStack()
+        stack.enter_context(attention_kernels(device))
+        if amp_dtype:
+            stack.enter_context(torch.autocast(device.type, dtype=amp_dtype))
+        return stack
     sampler = Sampler(tasks, s["batch_size"], seed, sampling, temperature, group_by_length)
     ckpt = Checkpoint(Path(work))
     step, best_score, best_step, since_best, history, best, losses = 0, None, None, 0, [], None, []

@@ -16,6 +16,8 @@ from collections import Counter
 import numpy as np
 import torch
 
+from repro.attention import attention_kernels
+
 # ---------------------------------------------------------------- formulas
 
 
@@ -209,7 +211,8 @@ def hidden_states(model, seqs: list[list[int]], pad_id: int, layers: list[int], 
     for start in range(0, len(order), batch_size):
         idx = order[start:start + batch_size]
         ids, mask = _pad([seqs[i] for i in idx], pad_id, device)
-        out = model(input_ids=ids, attention_mask=mask, output_hidden_states=True)
+        with attention_kernels(device):
+            out = model(input_ids=ids, attention_mask=mask, output_hidden_states=True)
         yield idx, {layer: out.hidden_states[layer].float() for layer in layers}, mask
 
 

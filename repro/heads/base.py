@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 from repro import progress
+from repro.attention import attention_kernels
 from repro.scoring.files import read_line_file
 from repro.scoring.metrics import ScoringError, accuracy
 
@@ -45,7 +46,7 @@ class Head:
         results = []
         model.eval()
         tokens, start = 0, time.perf_counter()
-        with torch.inference_mode(), progress.bar(len(features), "predict", unit="ex") as bar:
+        with torch.inference_mode(), attention_kernels(device), progress.bar(len(features), "predict", unit="ex") as bar:
             for i in range(0, len(features), batch_size):
                 chunk = features[i:i + batch_size]
                 batch = {k: v.to(device) for k, v in self.collate(chunk, pad_id).items() if k in self.model_inputs}

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from transformers import AutoModelForMaskedLM
 
 from repro import progress
+from repro.attention import attention_kernels
 from repro.heads.base import Head
 
 MLM_PROBABILITY = 0.15
@@ -69,7 +70,7 @@ class MLMHead(Head):
         model restores exactly."""
         out = {}
         model.eval()
-        with torch.inference_mode(), progress.bar(len(features), "predict", unit="line") as bar:
+        with torch.inference_mode(), attention_kernels(device), progress.bar(len(features), "predict", unit="line") as bar:
             for i in range(0, len(features), settings["eval_batch_size"]):
                 chunk = features[i:i + settings["eval_batch_size"]]
                 batch = {k: v.to(device) for k, v in self.collate(chunk, pad_id).items()}
