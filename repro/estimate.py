@@ -146,6 +146,21 @@ def _local_tokenizer(config):
     return load_tokenizer(name) if Path(name).is_dir() else None
 
 
+def stage_kind(stage_id: str) -> str:
+    """What a fixed cost is kept for: the stage id without its per-source or per-task suffix
+    ("analyze/logme-mnli" -> "analyze/logme"), so that one analysis stage that trains models (the planted
+    world) is not charged like one that reads a table."""
+    phase, _, name = stage_id.partition("/")
+    return f"{phase}/{name.split('-')[0]}"
+
+
+def _fixed_cost(overhead: dict, stage) -> float:
+    """A stage's fixed cost: its kind's (fitted) where the calibration has one, else its phase's."""
+    if stage.phase not in ("intermediate", "target") and stage_kind(stage.id) in overhead:
+        return float(overhead[stage_kind(stage.id)])
+    return float(overhead.get(stage.phase, 0.0))
+
+
 def _latency(cal: dict, key: str, default: float) -> float:
     return float(cal.get(key, default))
 
@@ -182,7 +197,7 @@ def estimate(config: dict, plan, run_dir: Path | None = None, calibration_path: 
     rows = []
     for st in plan.stages:
         row = {"stage": st.id, "train_tokens": 0.0, "eval_tokens": 0.0, "flops": 0.0, "steps": 0,
-               "flop_s": 0.0, "latency_s": 0.0, "overhead_s": float(overhead.get(st.phase, 0.0)), "tokens_from": []}
+               "flop_s": 0.0, "latency_s": 0.0, "overhead_s": _fixed_cost(overhead, st), "tokens_from": []}
         if st.phase in ("intermediate", "target"):
             row.update(_training_cost(st.config, st.phase, size, evaluated, params, layers, d, config))
             row["flop_s"] = row["flops"] / rate
@@ -308,6 +323,7 @@ def fit_calibration(config: dict, plan, run_dir: Path, base: dict | None = None)
             durations.append(seconds)
         else:
             fixed.setdefault(st.phase, []).append(seconds)
+            fixed.setdefault(stage_kind(st.id), []).append(seconds)
     if len(rows) < 4:
         raise ReproError(f"{run_dir}: too few finished training stages ({len(rows)}) to fit a calibration")
     coef = np.linalg.lstsq(np.array(rows), np.array(durations), rcond=None)[0].clip(min=0)

@@ -113,3 +113,32 @@ def test_a_calibration_is_fitted_to_a_run_dirs_stage_durations(tmp_path):
     out = tmp_path / "cal.json"
     repro("plan", "--profile", MINI, "--estimate", "--run-dir", tmp_path, "--fit-calibration", out)
     assert json.loads(out.read_text())["step_latency_s"] == pytest.approx(0.05, rel=1e-3)
+
+
+def test_an_analysis_stage_that_trains_keeps_its_own_fixed_cost(tmp_path):
+    """The planted world (analyze/planted) trains eleven models; it is fitted and charged as its own kind,
+    not averaged into the analysis stages that read a table."""
+    from conftest import MINI
+    from repro.config import load_config
+    from repro.engine import stage_dir
+    from repro.estimate import estimate, fit_calibration, stage_kind
+    from repro.plan import build_plan
+
+    assert stage_kind("analyze/logme-mnli") == "analyze/logme" and stage_kind("analyze/planted") == "analyze/planted"
+    config = load_config(MINI, ["analysis.planted=true"])
+    plan = build_plan(config, need_data=False)
+    assert any(s.id == "analyze/planted" for s in plan.stages)
+    for row in estimate(config, plan)["stages"]:
+        st = next(s for s in plan.stages if s.id == row["stage"])
+        seconds = {"analyze/planted": 20.0}.get(st.id, 1.0 if st.phase == "analyze" else 0.5) \
+            + row.get("micro_batches", 0) * 0.05 + row.get("eval_batches", 0) * 0.02
+        (stage_dir(tmp_path, st)).mkdir(parents=True)
+        (stage_dir(tmp_path, st) / "manifest.json").write_text(json.dumps({"key": st.key, "duration_s": seconds}))
+    cal = fit_calibration(config, plan, tmp_path)
+    assert cal["stage_overhead_s"]["analyze/planted"] == pytest.approx(20.0)
+    assert cal["stage_overhead_s"]["analyze/logme"] == pytest.approx(1.0)
+    cal_file = tmp_path / "cal.json"
+    cal_file.write_text(json.dumps(cal))
+    rows = {r["stage"]: r for r in estimate(config, plan, None, str(cal_file))["stages"]}
+    assert rows["analyze/planted"]["seconds"] == pytest.approx(20.0)
+    assert rows["analyze/report"]["seconds"] == pytest.approx(1.0)
