@@ -1,8 +1,9 @@
 """Profiles: TOML files in repro/profiles/, each extending another; any value overridable.
 
-`base.toml` declares every key with its default and type; a profile or override naming a key that base
-does not have, or giving a value of another type, is an error naming the key and the file. Every value
-is then checked against its rule in repro/config_rules.py (ranges, choices, cross-field rules).
+Every key is declared once, with its default, type, rule and meaning, in repro/settings (base.toml and
+docs/configuration.md are generated from the declarations). A profile or override naming a key that is
+not declared, or giving a value of another type, is an error naming the key and the file. Every value
+is then checked against its rule, and the keys that relate to each other together (repro/settings/check.py).
 """
 from __future__ import annotations
 
@@ -11,20 +12,19 @@ import difflib
 import tomllib
 from pathlib import Path
 
-from repro.config_rules import check_rules
 from repro.errors import ConfigError
+from repro.settings.check import check_cross, check_rules
+from repro.settings.profile import defaults, per_task_templates, resolve
 from repro.tasks import REGISTRY
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
-# Tables whose keys are free (per-task overrides): their leaves are type-checked against a template.
-FREE_TABLES = {("intermediate", "task"), ("target", "task"), ("data", "task")}
-DATA_TASK_KEYS = ("source", "dir", "eval_cap")  # [data.task.NAME]: where one task's data comes from
+# Tables whose keys are free (per-task overrides): each leaf is type-checked against its template's default.
+TEMPLATES = per_task_templates()
+FREE_TABLES = set(TEMPLATES)
 
 
 def _free_template(root: dict, prefix: tuple) -> dict:
-    if prefix == ("data", "task"):  # languages: a per-task choice only (target.languages is every task's)
-        return {**{k: root["data"][k] for k in DATA_TASK_KEYS}, "languages": []}
-    return root[prefix[0]]["defaults"]
+    return TEMPLATES[prefix]
 
 
 def profile_path(name_or_path: str) -> Path:
@@ -117,7 +117,7 @@ def parse_override(text: str) -> tuple[list[str], object]:
 
 
 def load_config(profile: str = "smoke", overrides: list[str] = ()) -> dict:
-    base = _read(PROFILE_DIR / "base.toml")
+    base = defaults()
     chain, path = [], profile_path(profile)
     while True:
         data = _read(path)
@@ -143,7 +143,7 @@ def load_config(profile: str = "smoke", overrides: list[str] = ()) -> dict:
 
 
 def _check_values(config: dict) -> None:
-    """Ranges, choices and cross-field rules (repro/config_rules.py), after the type check above."""
+    """Ranges, choices and cross-field rules (repro/settings/check.py), after the type check above."""
     for phase in ("intermediate", "target"):
         for name in config[phase]["task"]:
             if name not in REGISTRY and name not in ("multitask", "mlm"):
@@ -152,6 +152,7 @@ def _check_values(config: dict) -> None:
         if name not in REGISTRY:
             raise ConfigError(f"data.task.{name}: no such task")
     check_rules(config, FREE_TABLES)
+    check_cross(resolve(config))
 
 
 def task_settings(config: dict, phase: str, task: str) -> dict:
