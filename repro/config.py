@@ -154,9 +154,3 @@ def _check_values(config: dict) -> None:
     check_rules(config, FREE_TABLES)
     check_cross(resolve(config))
 
-
-def task_settings(config: dict, phase: str, task: str) -> dict:
-    """The phase's hyperparameters with the task's own overrides applied."""
-    settings = {k: v for k, v in config[phase]["defaults"].items()}
-    settings.update(config[phase].get("task", {}).get(task, {}))
-    return settings

@@ -118,7 +118,7 @@ class Sampler:
         self.epoch, self.pos = list(state["epoch"]), list(state["pos"])
 
 
-# The settings train() reads; a stage's schedule is exactly these (see stage_settings in repro/config.py).
+# The settings train() reads; a stage's schedule is exactly these (see schedule_settings in repro/phases/common.py).
 SCHEDULE_KEYS = ("lr", "batch_size", "grad_accum", "epochs", "max_steps", "warmup_proportion", "weight_decay",
                  "max_grad_norm", "eval_every", "early_stop_patience")
 
