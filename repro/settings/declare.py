@@ -23,6 +23,16 @@ def key(default, rule: Rule, meaning: str, note: str = ""):
     return field(default=default, metadata=meta)
 
 
+@dataclass(frozen=True)
+class Option:
+    """A key a task module declares (Task.config_options): an [intermediate] option that shapes that
+    task's data or features (squad_version, ...). It becomes a field of [intermediate] like any other."""
+    default: object
+    rule: Rule
+    meaning: str
+    note: str = ""
+
+
 def section(cls):
     """A nested section ([executor.local] inside [executor])."""
     return field(default_factory=cls, metadata={"section": cls})

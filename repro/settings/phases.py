@@ -2,11 +2,25 @@
 [<phase>.defaults] (its hyperparameters) and [<phase>.task.NAME] (one task's overrides of them)."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, make_dataclass
 
 from repro.settings.declare import key, per_task, section
-from repro.settings.rules import (FLAG, PAIR_SPECIAL_TOKENS, LANGUAGE, Num, choice, count, fraction, items, path_to,
-                                  positive, task_name, text)
+from repro.settings.rules import (FLAG, PAIR_SPECIAL_TOKENS, LANGUAGE, Num, Rule, choice, count, fraction, items,
+                                  path_to, positive, text)
+from repro.tasks import REGISTRY
+
+@dataclass(frozen=True)
+class TaskName(Rule):
+    role: str = ""
+
+    def ok(self, value) -> bool:
+        return value in REGISTRY and REGISTRY[value].role == self.role
+
+
+def task_name(role: str) -> TaskName:
+    known = sorted(t for t, task in REGISTRY.items() if task.role == role)
+    return TaskName(f"a known {role} task ({', '.join(known)})", "no-such-task", role)
+
 
 ANSWER_TEXT = "span QA: jiant (whole words via get_final_text; pieces' text for zh) | exact (docs/qa-decoding.md)"
 
@@ -54,26 +68,38 @@ TARGET_TASKS = ["xnli", "pawsx", "udpos", "panx", "xquad", "mlqa", "tydiqa", "bu
 
 
 @dataclass(frozen=True)
-class Intermediate(PerTaskSettings):
+class _Intermediate(PerTaskSettings):
     """English intermediate training: one stage per task, then one multi-task stage over all of them."""
     tasks: list = key(INTERMEDIATE_TASKS, items(task_name("intermediate"), "intermediate task names"),
                       "the intermediate tasks; [] = baseline only")
     multitask: bool = key(True, FLAG, "also train one encoder on all the tasks at once")
     sampling: str = key("proportional", choice("proportional", "temperature"), "proportional | temperature (multi-task)")
     sampling_temperature: float = key(1.0, positive(), "the temperature of temperature sampling")
-    squad_version: str = key("2.0", choice("2.0", "1.1"), "2.0 | 1.1 (paper.toml: 1.1, as jiant's X-STILTs guide)")
-    squad_train_files: list = key([], items(text(), "file names under squad/"),
-                                  "local: SQuAD-format files under squad/ to train on instead of train-v<version>.json",
-                                  "also XQuAD's and MLQA's training data; [] = the official file")
-    squad_dev_file: str = key("", text(nonempty=False),
-                              'local: the file under squad/ instead of dev-v<version>.json; "" = the official one')
-    anli_with_snli_mnli: bool = key(False, FLAG, 'jiant\'s "full ANLI" recipe: SNLI+MNLI+A1-A3 through one head')
     mlm_text: str = key("", path_to("file"),
                         "path: continue multilingual MLM during intermediate training (paper's alternative)")
     translated_dir: str = key("", path_to("dir"),
                               "path: machine-translated intermediate data in the same schemas (paper's alternative)")
     defaults: IntermediateHyper = section(IntermediateHyper)
     task: dict = per_task(IntermediateHyper, "[intermediate.task.squad] max_seq_length = 384: one task's overrides")
+
+
+def _task_options() -> list[tuple]:
+    """The [intermediate] keys the task modules declare (Task.config_options: squad_version in
+    repro/tasks/squad.py, ...), as dataclass fields; one declaration per key, however many tasks read it."""
+    declared, readers = {}, {}
+    for task in REGISTRY.values():
+        for name, option in task.config_options.items():
+            if declared.setdefault(name, option) is not option:
+                raise TypeError(f"intermediate.{name}: declared differently by two tasks (one declaration, shared)")
+            readers.setdefault(name, []).append(task.name)
+    return [(name, type(o.default), key(o.default, o.rule, o.meaning,
+                                         "; ".join(filter(None, [o.note, f"a task option of {', '.join(readers[name])}"]))))
+            for name, o in declared.items()]
+
+
+# [intermediate]: its own keys, then the options its tasks declare.
+Intermediate = make_dataclass("Intermediate", _task_options(), bases=(_Intermediate,), frozen=True)
+Intermediate.__doc__ = _Intermediate.__doc__
 
 
 @dataclass(frozen=True)

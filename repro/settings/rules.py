@@ -14,7 +14,6 @@ from pathlib import Path
 import torch
 
 from repro.errors import ConfigError
-from repro.tasks import REGISTRY
 
 LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}$")
 # <s> A </s></s> B </s>: the special tokens XLM-R puts around a sentence pair.
@@ -148,19 +147,6 @@ class Language(Rule):
 
 FLAG = Flag("true or false", "yes")
 LANGUAGE = Language("a 2-3 letter language code", "../x")  # they become file names
-
-
-@dataclass(frozen=True)
-class TaskName(Rule):
-    role: str = ""
-
-    def ok(self, value) -> bool:
-        return value in REGISTRY and REGISTRY[value].role == self.role
-
-
-def task_name(role: str) -> TaskName:
-    known = sorted(t for t, task in REGISTRY.items() if task.role == role)
-    return TaskName(f"a known {role} task ({', '.join(known)})", "no-such-task", role)
 
 
 def show(value) -> str:
