@@ -18,13 +18,10 @@ from repro.settings.profile import defaults, per_task_templates, resolve
 from repro.tasks import REGISTRY
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
-# Tables whose keys are free (per-task overrides): each leaf is type-checked against its template's default.
+# Tables whose keys are free (per-task overrides, [target.task.NAME]): each leaf is type-checked against
+# the default of the same key in the table's template ([target.defaults]).
 TEMPLATES = per_task_templates()
 FREE_TABLES = set(TEMPLATES)
-
-
-def _free_template(root: dict, prefix: tuple) -> dict:
-    return TEMPLATES[prefix]
 
 
 def profile_path(name_or_path: str) -> Path:
@@ -54,7 +51,7 @@ def _check(defaults: dict, values: dict, where: str, prefix: tuple = (), root: d
         if prefix in FREE_TABLES:  # [phase.task.NAME]: same keys and types as [phase.defaults]
             if not isinstance(value, dict):
                 raise ConfigError(f"{where}: {dotted} must be a table of overrides")
-            _check(_free_template(root, prefix), value, where, path, root)
+            _check(TEMPLATES[prefix], value, where, path, root)
             continue
         if key not in defaults:
             raise ConfigError(f"{where}: unknown config key {dotted!r}{_did_you_mean(root, dotted)}")

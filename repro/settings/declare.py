@@ -53,7 +53,7 @@ class Key:
     note: str
 
 
-def _default(f: dataclasses.Field):
+def default_of(f: dataclasses.Field):
     return f.default_factory() if f.default is MISSING else f.default
 
 
@@ -67,7 +67,7 @@ def walk(cls, prefix: str) -> list[Key]:
     for f in dataclasses.fields(cls):
         path = f"{prefix}.{f.name}"
         if "rule" in f.metadata:
-            out.append(Key(path, _default(f), f.metadata["rule"], f.metadata["meaning"], f.metadata["note"]))
+            out.append(Key(path, default_of(f), f.metadata["rule"], f.metadata["meaning"], f.metadata["note"]))
         elif "section" in f.metadata:
             out += walk(f.metadata["section"], path)
         elif "per_task" in f.metadata:
@@ -80,7 +80,7 @@ def defaults_table(cls) -> dict:
     out = {}
     for f in dataclasses.fields(cls):
         if "rule" in f.metadata:
-            out[f.name] = _default(f)
+            out[f.name] = default_of(f)
         elif "section" in f.metadata:
             out[f.name] = defaults_table(f.metadata["section"])
         elif "per_task" in f.metadata:

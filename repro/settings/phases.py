@@ -2,7 +2,7 @@
 [<phase>.defaults] (its hyperparameters) and [<phase>.task.NAME] (one task's overrides of them)."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, make_dataclass
+from dataclasses import dataclass, make_dataclass
 
 from repro.settings.declare import key, per_task, section
 from repro.settings.rules import (FLAG, PAIR_SPECIAL_TOKENS, LANGUAGE, Num, Rule, choice, count, fraction, items,
@@ -60,7 +60,8 @@ class PerTaskSettings:
     """A training phase's hyperparameters for one task: [<phase>.defaults] with [<phase>.task.NAME] over them."""
 
     def settings(self, name: str) -> dict:
-        return {**asdict(self.defaults), **self.task.get(name, {})}
+        # vars(), not dataclasses.asdict: a shallow copy of flat values, and called for every stage of a grid
+        return {**vars(self.defaults), **self.task.get(name, {})}
 
 
 INTERMEDIATE_TASKS = ["anli", "ccg", "commonsenseqa", "cosmosqa", "hellaswag", "mnli", "qqp", "squad", "sst2"]

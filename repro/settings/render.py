@@ -6,7 +6,7 @@ import dataclasses
 import json
 from pathlib import Path
 
-from repro.settings.declare import _default, leaf_fields
+from repro.settings.declare import default_of, leaf_fields
 from repro.settings.profile import SECTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,7 +51,7 @@ def base_toml() -> str:
             out.append(f"[{path}]  # {_doc(table)}")
             for f in leaf_fields(table):
                 note = f"; {f.metadata['note']}" if f.metadata["note"] else ""
-                out.append(f"{f.name} = {toml_value(_default(f))}  # {f.metadata['meaning']}{note}")
+                out.append(f"{f.name} = {toml_value(default_of(f))}  # {f.metadata['meaning']}{note}")
     return "\n".join(out) + "\n"
 
 
@@ -84,7 +84,7 @@ def docs_page() -> str:
             out += ["", "| key | default | allowed | meaning |", "|---|---|---|---|"]
             for f in leaf_fields(table):
                 note = f" ({f.metadata['note']})" if f.metadata["note"] else ""
-                out.append(f"| `{f.name}` | `{_cell(toml_value(_default(f)))}` | {_cell(f.metadata['rule'].allowed)} "
+                out.append(f"| `{f.name}` | `{_cell(toml_value(default_of(f)))}` | {_cell(f.metadata['rule'].allowed)} "
                            f"| {_cell(f.metadata['meaning'])}{_cell(note)} |")
     return "\n".join(out) + "\n"
 
