@@ -99,8 +99,9 @@ def _task_options() -> list[tuple]:
 
 
 # [intermediate]: its own keys, then the options its tasks declare.
-Intermediate = make_dataclass("Intermediate", _task_options(), bases=(_Intermediate,), frozen=True)
-Intermediate.__doc__ = _Intermediate.__doc__
+Intermediate = make_dataclass("Intermediate", _task_options(), bases=(_Intermediate,), frozen=True,
+                              namespace={"__doc__": _Intermediate.__doc__})
+Intermediate.__module__ = __name__  # where pickle finds the class (make_dataclass cannot tell on Python 3.11)
 
 
 @dataclass(frozen=True)
