@@ -34,8 +34,8 @@ from repro.modeling import load_encoder, load_tokenizer, pick_device
 from repro.phases.common import examples_path, head_settings, prepared_languages, read_examples, set_seed
 from repro.phases.planted import planted_stage
 from repro.retrieval import load_embeddings, resolve_layer, save_embeddings
-from repro.settings.declare import as_table
 from repro.settings.analysis import Analysis
+from repro.settings.declare import as_table
 from repro.settings.phases import Target
 from repro.settings.run import Run
 from repro.tasks import get_task

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from repro.atomic import sha256_file, write_json
 from repro.engine import Stage
-from repro.settings.declare import as_table
 from repro.phases.common import examples_path, write_examples
 from repro.settings.data import Synthetic
+from repro.settings.declare import as_table
 from repro.sources import TaskSource
 from repro.synthetic.generate import generate, has_writer
 from repro.tasks import DataSource
