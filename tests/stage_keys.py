@@ -14,6 +14,7 @@ sys.path.insert(0, str(ROOT))
 from repro.atomic import canonical_json, sha256_text  # noqa: E402
 from repro.config import load_config  # noqa: E402
 from repro.plan import build_plan  # noqa: E402
+from tests.test_paper_profile import local_only_files  # noqa: E402  (the paper's three local-only tasks)
 
 FIXTURE = ROOT / "tests" / "fixtures" / "stage-keys.json"
 REAL_DATA = Path("/work/shared/real-data")
@@ -35,29 +36,13 @@ def stable_keys(stages) -> dict[str, str]:
     return {s.id: key(s) for s in stages}
 
 
-def paper_data(root: Path) -> list[str]:
-    """Tiny files for the paper profile's three local-only tasks (as tests/test_paper_profile.py)."""
-    files = {"ccg/ccg.train": "Anna runs .\tNP S\\NP .\n", "ccg/ccg.dev": "Bob runs .\tNP S\\NP .\n"}
-    for lang in ("de", "fr", "ru", "zh"):
-        for split in ("dev", "test"):
-            files[f"bucc2018/{lang}-en.{split}.{lang}"] = f"{lang}-000000001\tSatz\n"
-            files[f"bucc2018/{lang}-en.{split}.en"] = "en-000000001\tsentence\n"
-        files[f"bucc2018/{lang}-en.dev.gold"] = f"{lang}-000000001\ten-000000001\n"
-    for split in ("train", "dev", "test"):
-        files[f"udpos/{split}-en.tsv"] = "The\tDET\ndog\tNOUN\n" if split != "test" else "The\ndog\n"
-    for rel, text in files.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text, encoding="utf-8")
-    return [f'data.task.{t}.dir="{root}"' for t in ("ccg", "bucc2018", "udpos")]
-
-
 def cases(tmp: Path) -> dict[str, tuple[str, list[str], bool]]:
     """name -> (profile, overrides, need_data). Variants switch on the inputs keyed only when set."""
     (tmp / "mlm.txt").write_text("one line of text\nanother line\nand a third\n", encoding="utf-8")
     out = {
         "smoke": ("smoke", [], True),
         "smoke-grid": ("smoke-grid", [], True),
-        "paper": ("paper", paper_data(tmp / "paper-data"), True),
+        "paper": ("paper", local_only_files(tmp / "paper-data"), True),
         "paper-no-data": ("paper", [], False),
         "real": ("real", [], True),
         "real-transfer-no-data": ("real-transfer", [], False),

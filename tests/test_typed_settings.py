@@ -9,7 +9,7 @@ from repro import sources
 from repro.config import load_config
 from repro.plan import build_plan
 from repro.settings.profile import Profile, resolve
-from tests.stage_keys import paper_data
+from tests.test_paper_profile import local_only_files
 
 STAGE_MODULES = [f"repro.phases.{m.name}" for m in pkgutil.iter_modules(repro.phases.__path__)] + ["repro.realtext"]
 
@@ -40,7 +40,7 @@ def test_the_plan_reads_each_tasks_local_files_once(tmp_path, monkeypatch):
         return original(d, task, src)
 
     monkeypatch.setattr(sources, "languages_found", counted)
-    build_plan(load_config("paper", paper_data(tmp_path)))
+    build_plan(load_config("paper", local_only_files(tmp_path)))
     assert {"udpos", "bucc2018", "xnli"} <= set(calls) and all(n == 1 for n in calls.values()), calls
 
 
