@@ -14,7 +14,7 @@ sys.path.insert(0, str(ROOT))
 from repro.atomic import canonical_json, sha256_text  # noqa: E402
 from repro.config import load_config  # noqa: E402
 from repro.plan import build_plan  # noqa: E402
-from tests.test_paper_profile import local_only_files  # noqa: E402  (the paper's three local-only tasks)
+from test_paper_profile import local_only_files  # noqa: E402  (the paper's three local-only tasks)
 
 FIXTURE = ROOT / "tests" / "fixtures" / "stage-keys.json"
 REAL_DATA = Path("/work/shared/real-data")

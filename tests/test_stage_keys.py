@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from tests.stage_keys import FIXTURE, record
+from stage_keys import FIXTURE, record
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from repro import sources
 from repro.config import load_config
 from repro.plan import build_plan
 from repro.settings.profile import Profile, resolve
-from tests.test_paper_profile import local_only_files
+from test_paper_profile import local_only_files
 
 STAGE_MODULES = [f"repro.phases.{m.name}" for m in pkgutil.iter_modules(repro.phases.__path__)] + ["repro.realtext"]
 
