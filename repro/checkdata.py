@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from repro.errors import ReproError
-from repro.sources import fix_keys, source_for, task_languages
+from repro.settings.profile import resolve
+from repro.sources import TaskSource, resolve_sources
 from repro.tasks import DataSource, get_task
 
 # The example fields each head reads (repro/heads/).
@@ -79,38 +80,37 @@ def first_problem(task, source: DataSource, split: str, lang: str) -> str | None
     return None
 
 
-def probes(config: dict, name: str) -> list[tuple[str, str, str]]:
-    """(task, split, language) to read for task `name`: every split and language the run prepares, plus
+def probes(ts: TaskSource, selection: str) -> list[tuple[str, str, str]]:
+    """(task, split, language) to read for task `ts`: every split and language the run prepares, plus
     the dev split of the task that selects its checkpoints (target.selection)."""
-    task = get_task(name)
-    languages = task_languages(config, task)
+    task, name = ts.task, ts.name
     splits = [s for s in task.splits if not (task.dev_is_test and s == "test")]  # one set, read once
-    out = [(name, split, lang) for split in splits for lang in task.split_languages(split, languages)]
-    selector = task.selection_tasks.get(config["target"]["selection"])
+    out = [(name, split, lang) for split in splits for lang in task.split_languages(split, ts.languages)]
+    selector = task.selection_tasks.get(selection)
     if selector and task.role == "target":
         out.append((selector, "dev", "en"))
     return out
 
 
-def check_task(config: dict, name: str, hub: dict | None = None) -> Report:
-    """`hub` carries {"unreachable": True} once one load could not reach the hub: the rest are not tried
-    (each failed load would otherwise wait through the hub client's retries)."""
+def check_task(sources: dict[str, TaskSource], selection: str, name: str, hub: dict | None = None) -> Report:
+    """sources: every task's resolved source (the plan's); selection: target.selection. `hub` carries
+    {"unreachable": True} once one load could not reach the hub: the rest are not tried (each failed
+    load would otherwise wait through the hub client's retries)."""
     hub = {} if hub is None else hub
     task = get_task(name)
-    source = source_for(config, task)
+    source = sources[name].source
     where = {"hub": f"hub {task.hub_id}", "local": f"local {source.root or '(no folder set)'}",
              "synthetic": "synthetic"}[source.kind]
     report = Report(name, where)
     if source.kind == "synthetic":
         report.note = "ok (the smoke world: written by the run itself, nothing to read yet)"
         return report
-    for probe_task, split, lang in probes(config, name):
-        src = source_for(config, get_task(probe_task))
-        src.streaming = True  # hub: one row, not the whole dataset
+    for probe_task, split, lang in probes(sources[name], selection):
+        src = replace(sources[probe_task].source, streaming=True)  # hub: one row, not the whole dataset
         problem = get_task(probe_task).source_problem(src)
         label = f"{probe_task}/{split}-{lang}" if probe_task != name else f"{split}-{lang}"
         if problem:
-            report.wrong.append(f"{probe_task}: {problem} (set {fix_keys(config, probe_task, src)})")
+            report.wrong.append(f"{probe_task}: {problem} (set {sources[probe_task].fix})")
             break
         if src.kind == "hub" and (offline() or hub.get("unreachable")):
             report.untried.append(label)
@@ -134,12 +134,14 @@ def check_task(config: dict, name: str, hub: dict | None = None) -> Report:
 def check_data(config: dict, out=None) -> int:
     """Prints the table; 0 = every dataset was read and looked right, 1 = something is wrong or untried."""
     out = out or sys.stdout
-    names = list(dict.fromkeys(config["intermediate"]["tasks"] + config["target"]["tasks"]))
-    print(f"check-data: profile {config['profile']}, {len(names)} tasks (one example per split and language)",
+    p = resolve(config)
+    names = list(dict.fromkeys(p.intermediate.tasks + p.target.tasks))
+    sources = resolve_sources(p, names)
+    print(f"check-data: profile {p.name}, {len(names)} tasks (one example per split and language)",
           file=out, flush=True)
     reports, hub = [], {}
     for name in names:
-        report = check_task(config, name, hub)
+        report = check_task(sources, p.target.selection, name, hub)
         reports.append(report)
         print(f"  {report.task:<14} {report.source:<40} {report.status}", file=out, flush=True)
     untried = [f"{r.task}/{p}" for r in reports for p in r.untried]

@@ -1,8 +1,9 @@
 """Profiles: TOML files in repro/profiles/, each extending another; any value overridable.
 
-`base.toml` declares every key with its default and type; a profile or override naming a key that base
-does not have, or giving a value of another type, is an error naming the key and the file. Every value
-is then checked against its rule in repro/config_rules.py (ranges, choices, cross-field rules).
+Every key is declared once, with its default, type, rule and meaning, in repro/settings (base.toml and
+docs/configuration.md are generated from the declarations). A profile or override naming a key that is
+not declared, or giving a value of another type, is an error naming the key and the file. Every value
+is then checked against its rule, and the keys that relate to each other together (repro/settings/check.py).
 """
 from __future__ import annotations
 
@@ -11,20 +12,16 @@ import difflib
 import tomllib
 from pathlib import Path
 
-from repro.config_rules import check_rules
 from repro.errors import ConfigError
+from repro.settings.check import check_cross, check_rules
+from repro.settings.profile import defaults, per_task_templates, resolve
 from repro.tasks import REGISTRY
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
-# Tables whose keys are free (per-task overrides): their leaves are type-checked against a template.
-FREE_TABLES = {("intermediate", "task"), ("target", "task"), ("data", "task")}
-DATA_TASK_KEYS = ("source", "dir", "eval_cap")  # [data.task.NAME]: where one task's data comes from
-
-
-def _free_template(root: dict, prefix: tuple) -> dict:
-    if prefix == ("data", "task"):  # languages: a per-task choice only (target.languages is every task's)
-        return {**{k: root["data"][k] for k in DATA_TASK_KEYS}, "languages": []}
-    return root[prefix[0]]["defaults"]
+# Tables whose keys are free (per-task overrides, [target.task.NAME]): each leaf is type-checked against
+# the default of the same key in the table's template ([target.defaults]).
+TEMPLATES = per_task_templates()
+FREE_TABLES = set(TEMPLATES)
 
 
 def profile_path(name_or_path: str) -> Path:
@@ -54,7 +51,7 @@ def _check(defaults: dict, values: dict, where: str, prefix: tuple = (), root: d
         if prefix in FREE_TABLES:  # [phase.task.NAME]: same keys and types as [phase.defaults]
             if not isinstance(value, dict):
                 raise ConfigError(f"{where}: {dotted} must be a table of overrides")
-            _check(_free_template(root, prefix), value, where, path, root)
+            _check(TEMPLATES[prefix], value, where, path, root)
             continue
         if key not in defaults:
             raise ConfigError(f"{where}: unknown config key {dotted!r}{_did_you_mean(root, dotted)}")
@@ -117,7 +114,7 @@ def parse_override(text: str) -> tuple[list[str], object]:
 
 
 def load_config(profile: str = "smoke", overrides: list[str] = ()) -> dict:
-    base = _read(PROFILE_DIR / "base.toml")
+    base = defaults()
     chain, path = [], profile_path(profile)
     while True:
         data = _read(path)
@@ -143,7 +140,7 @@ def load_config(profile: str = "smoke", overrides: list[str] = ()) -> dict:
 
 
 def _check_values(config: dict) -> None:
-    """Ranges, choices and cross-field rules (repro/config_rules.py), after the type check above."""
+    """Ranges, choices and cross-field rules (repro/settings/check.py), after the type check above."""
     for phase in ("intermediate", "target"):
         for name in config[phase]["task"]:
             if name not in REGISTRY and name not in ("multitask", "mlm"):
@@ -152,10 +149,5 @@ def _check_values(config: dict) -> None:
         if name not in REGISTRY:
             raise ConfigError(f"data.task.{name}: no such task")
     check_rules(config, FREE_TABLES)
+    check_cross(resolve(config))
 
-
-def task_settings(config: dict, phase: str, task: str) -> dict:
-    """The phase's hyperparameters with the task's own overrides applied."""
-    settings = {k: v for k, v in config[phase]["defaults"].items()}
-    settings.update(config[phase].get("task", {}).get(task, {}))
-    return settings

@@ -29,6 +29,7 @@ from repro.engine import is_done, stage_dir
 from repro.errors import ReproError
 from repro.modeling import load_tokenizer, resolve_model
 from repro.schedule import simulate
+from repro.settings.profile import Profile, resolve
 
 # task: (training examples, mean tokens per training example (all choices for multiple choice),
 #        evaluation examples over every split and language predicted). Sizes: the datasets' papers /
@@ -69,9 +70,9 @@ DEFAULT_CPU = {"device": "2-core CPU (AVX-512), fp32", "peak_flops": 150e9, "mfu
                          "and per-stage fixed costs fitted to measured runs (repro/estimate.py)"}
 
 
-def model_shape(config: dict) -> tuple[int, int, int]:
+def model_shape(model_name: str) -> tuple[int, int, int]:
 
-    name = resolve_model(config["model"]["name"])
+    name = resolve_model(model_name)
     path = Path(name) / "config.json"
     if path.is_file():
         c = json.loads(path.read_text())
@@ -82,7 +83,7 @@ def model_shape(config: dict) -> tuple[int, int, int]:
     raise ReproError(f"model.name {name!r}: no local config.json and no known shape; estimate needs its size")
 
 
-def calibration(config: dict, path: str | None) -> dict:
+def calibration(p_: Profile, path: str | None) -> dict:
     if path:
         p = Path(path)
         if not p.is_file():
@@ -93,12 +94,12 @@ def calibration(config: dict, path: str | None) -> dict:
         except (ValueError, KeyError, TypeError) as e:
             raise ReproError(f"{p}: not a calibration file ({type(e).__name__}: {e}); needs peak_flops and mfu") from None
         # What the file does not measure (e.g. fixed costs per stage) keeps the default of its kind.
-        return {**default_calibration(config), **cal, "source": cal.get("source", f"measured, {p}")}
-    return default_calibration(config)
+        return {**default_calibration(p_), **cal, "source": cal.get("source", f"measured, {p}")}
+    return default_calibration(p_)
 
 
-def default_calibration(config: dict) -> dict:
-    cpu = config["run"]["device"] == "cpu" or config["model"]["name"] == "tiny"
+def default_calibration(p: Profile) -> dict:
+    cpu = p.run.device == "cpu" or p.model.name == "tiny"
     return DEFAULT_CPU if cpu else DEFAULT_GPU
 
 
@@ -114,7 +115,7 @@ def _text_of(example: dict) -> str:
     return " ".join(parts)
 
 
-def data_counts(config: dict, run_dir: Path | None, plan) -> dict:
+def data_counts(model_name: str, run_dir: Path | None, plan) -> dict:
     """task -> (train examples, mean tokens, source) from prepared examples where the run has them."""
     out = {}
     if run_dir is None:
@@ -129,7 +130,7 @@ def data_counts(config: dict, run_dir: Path | None, plan) -> dict:
             continue
         lines = [json.loads(x) for x in train.read_text(encoding="utf-8").splitlines() if x.strip()]
         if tokenizer is None:
-            tokenizer = _local_tokenizer(config)
+            tokenizer = _local_tokenizer(model_name)
         sample = [_text_of(e) for e in lines[:500]]
         if tokenizer and sample:
             mean = sum(len(ids) for ids in tokenizer(sample)["input_ids"]) / len(sample)
@@ -141,8 +142,8 @@ def data_counts(config: dict, run_dir: Path | None, plan) -> dict:
     return out
 
 
-def _local_tokenizer(config):
-    name = resolve_model(config["model"]["name"])
+def _local_tokenizer(model_name: str):
+    name = resolve_model(model_name)
     return load_tokenizer(name) if Path(name).is_dir() else None
 
 
@@ -168,30 +169,30 @@ def _latency(cal: dict, key: str, default: float) -> float:
 def estimate(config: dict, plan, run_dir: Path | None = None, calibration_path: str | None = None) -> dict:
     """Seconds per stage: training max(FLOPs / rate, optimizer micro-batches x step latency), evaluation and
     prediction the same with forward passes, plus the phase's fixed cost per stage (start-up, model load,
-    data, writing); the grid's device-hours are their sum."""
-    layers, d, ffn = model_shape(config)
+    data, writing); the grid's device-hours are their sum. config: the loaded profile (load_config)."""
+    p = resolve(config)
+    layers, d, ffn = model_shape(p.model.name)
     params = layers * (4 * d * d + 2 * d * ffn)
-    cal = calibration(config, calibration_path)
+    cal = calibration(p, calibration_path)
     rate = float(cal["peak_flops"]) * float(cal["mfu"])
     step_s = _latency(cal, "step_latency_s", 0.0)          # one forward + backward at the training batch
     forward_s = _latency(cal, "forward_latency_s", step_s / 3)  # one evaluation batch
     overhead = cal.get("stage_overhead_s", {})
-    counted = data_counts(config, run_dir, plan)
+    counted = data_counts(p.model.name, run_dir, plan)
 
-    synthetic = config["data"]["source"] == "synthetic"
-    syn = config.get("synthetic", {})
+    synthetic = p.data.source == "synthetic"
 
     def size(task):
         if task in counted:
             return counted[task]
         n, mean, _ = TASKS.get(task, (0, 64, 0))
         if synthetic:  # the smoke world's sizes come from the config
-            return (syn["train_size"] if n else 0), mean, "synthetic sizes (config); length estimated"
+            return (p.synthetic.train_size if n else 0), mean, "synthetic sizes (config); length estimated"
         return n, mean, "table (published size; length estimated)"
 
     def evaluated(task):
         if synthetic:
-            return syn["eval_size"] * len(syn["languages"]) * 2
+            return p.synthetic.eval_size * len(p.synthetic.languages) * 2
         return TASKS.get(task, (0, 0, 1000))[2]
 
     rows = []
@@ -199,7 +200,7 @@ def estimate(config: dict, plan, run_dir: Path | None = None, calibration_path: 
         row = {"stage": st.id, "train_tokens": 0.0, "eval_tokens": 0.0, "flops": 0.0, "steps": 0,
                "flop_s": 0.0, "latency_s": 0.0, "overhead_s": _fixed_cost(overhead, st), "tokens_from": []}
         if st.phase in ("intermediate", "target"):
-            row.update(_training_cost(st.config, st.phase, size, evaluated, params, layers, d, config))
+            row.update(_training_cost(st.config, st.phase, size, evaluated, params, layers, d, p.retrieval.batch_size))
             row["flop_s"] = row["flops"] / rate
             row["latency_s"] = row["micro_batches"] * step_s + row["eval_batches"] * forward_s
         row["seconds"] = max(row["flop_s"], row["latency_s"]) + row["overhead_s"]
@@ -213,7 +214,8 @@ def estimate(config: dict, plan, run_dir: Path | None = None, calibration_path: 
             "startup_s": float(cal.get("startup_s", 0.0))}
 
 
-def _training_cost(c: dict, phase: str, size, evaluated, params: int, layers: int, d: int, config: dict) -> dict:
+def _training_cost(c: dict, phase: str, size, evaluated, params: int, layers: int, d: int,
+                   retrieval_batch_size: int) -> dict:
     """Tokens, FLOPs, optimizer steps and micro-batches, and evaluation batches of one training (or retrieval) stage."""
     if phase == "intermediate":
         tasks, settings, schedule = c["tasks"], c["settings"], c["schedule"]
@@ -229,7 +231,7 @@ def _training_cost(c: dict, phase: str, size, evaluated, params: int, layers: in
         mean = min(mean, s.get("max_seq_length", 512))
         if s.get("max_train_examples"):
             n = min(n, s["max_train_examples"])
-        eval_bs = s.get("eval_batch_size") or config["retrieval"]["batch_size"]
+        eval_bs = s.get("eval_batch_size") or retrieval_batch_size
         if "epochs" in schedule and n:  # a training stage (retrieval stages have no schedule)
             per_step = schedule["batch_size"] * schedule["grad_accum"]
             n_seen = schedule["max_steps"] * per_step if schedule.get("max_steps") else schedule["epochs"] * n
@@ -329,8 +331,8 @@ def fit_calibration(config: dict, plan, run_dir: Path, base: dict | None = None)
     coef = np.linalg.lstsq(np.array(rows), np.array(durations), rcond=None)[0].clip(min=0)
     overhead = {p: round(float(np.mean(v)), 3) for p, v in fixed.items()}
     overhead.update({p: round(float(c), 3) for p, c in zip(phases, coef[2:])})
-    cal = dict(base or default_calibration(config))
+    cal = dict(base or default_calibration(resolve(config)))
     cal.update(step_latency_s=round(float(coef[0]), 5), forward_latency_s=round(float(coef[1]), 5),
                stage_overhead_s=overhead, measured=True,
-               source=f"fitted to the stage durations of {run_dir} (profile {config['profile']})")
+               source=f"fitted to the stage durations of {run_dir} (profile {resolve(config).name})")
     return cal

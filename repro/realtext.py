@@ -25,6 +25,8 @@ from pathlib import Path
 from repro.atomic import sha256_file, write_text
 from repro.engine import Stage
 from repro.errors import ConfigError, DataError, ReproError
+from repro.settings.data import Realtext
+from repro.settings.declare import as_table
 from repro.tasks.tatoeba import sort_english
 
 # gettext locale directory of a language where it is not the ISO 639-1 code itself.
@@ -276,10 +278,10 @@ def build(cfg: dict, out: Path) -> dict:
     return {"tatoeba": write_tatoeba(cfg, Path(out)), "bucc2018": write_bucc(cfg, Path(out))}
 
 
-def realtext_stage(config: dict):
+def realtext_stage(realtext: Realtext):
     """prepare/realtext-data: the files above, keyed by the config and the SHA-256 of every source file."""
 
-    cfg = config["realtext"]
+    cfg = as_table(realtext)  # the functions above read the [realtext] table
     inputs = {"realtext": cfg, "files": {str(p): sha256_file(p) for p in source_files(cfg)}}
 
     def run(ctx):

@@ -11,9 +11,9 @@ from pathlib import Path
 _warned = set()
 
 
-def report_dir(config: dict, ctx) -> Path | None:
+def report_dir(report_to: list[str], ctx) -> Path | None:
     """Where a stage's event files go, or None when run.report_to does not ask for TensorBoard."""
-    if "tensorboard" not in config["run"]["report_to"]:
+    if "tensorboard" not in report_to:
         return None
     return Path(ctx.run_dir) / "tensorboard" / ctx.stage.phase / f"{ctx.stage.name}-{ctx.stage.key}"
 

@@ -34,6 +34,7 @@ from repro.atomic import canonical_json
 from repro.attention import attention_kernels
 from repro.errors import ReproError
 from repro.report import Reporter
+from repro.settings.run import Model, Run
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 # HF Trainer's LengthGroupedSampler (transformers trainer_pt_utils.py) sorts mega-batches of 50 batches.
@@ -118,7 +119,7 @@ class Sampler:
         self.epoch, self.pos = list(state["epoch"]), list(state["pos"])
 
 
-# The settings train() reads; a stage's schedule is exactly these (see stage_settings in repro/config.py).
+# The settings train() reads; a stage's schedule is exactly these (see schedule_settings in repro/phases/common.py).
 SCHEDULE_KEYS = ("lr", "batch_size", "grad_accum", "epochs", "max_steps", "warmup_proportion", "weight_decay",
                  "max_grad_norm", "eval_every", "early_stop_patience")
 
@@ -181,17 +182,16 @@ class Checkpoint:
         return state, best
 
 
-def run_options(config: dict) -> dict:
-    """The [run] keys that shape training (train()'s keyword arguments)."""
-    r = config["run"]
-    return {"precision": r["precision"], "group_by_length": r["group_by_length"], "devices": r["devices"],
-            "freeze_embeddings": config["model"]["freeze_embeddings"]}
+def run_options(run: Run, model: Model) -> dict:
+    """The [run] and [model] keys that shape training (train()'s keyword arguments)."""
+    return {"precision": run.precision, "group_by_length": run.group_by_length, "devices": run.devices,
+            "freeze_embeddings": model.freeze_embeddings}
 
 
-def key_options(config: dict) -> dict:
+def key_options(run: Run, model: Model) -> dict:
     """run_options that differ from the defaults, for a stage key: default stages keep their keys."""
     defaults = {"precision": "fp32", "group_by_length": False, "devices": 1, "freeze_embeddings": False}
-    return {k: v for k, v in run_options(config).items() if v != defaults[k]}
+    return {k: v for k, v in run_options(run, model).items() if v != defaults[k]}
 
 
 def autocast_dtype(precision: str) -> torch.dtype | None:

@@ -13,7 +13,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from repro.config import load_config, task_settings
+from repro.config import load_config
 from repro.engine import run_stages, stage_dir
 from repro.errors import ConfigError
 from repro.heads import get_head
@@ -22,6 +22,7 @@ from repro.tasks.mlm_text import MLMText, split_heldout
 from repro.modeling import TINY_MODEL, MultiHeadModel, load_tokenizer, save_encoder
 from repro.phases.common import examples_path, read_examples, set_seed
 from repro.plan import build_plan
+from repro.settings.profile import resolve
 from repro.synthetic import world as W
 from repro.synthetic.generate import generate
 from repro.tasks import DataSource, get_task
@@ -62,7 +63,7 @@ LEARNABLE = [("anli", "accuracy", 100 / 3), ("qqp", "accuracy", 50.0), ("sst2", 
 
 @pytest.mark.parametrize("name,metric,chance", LEARNABLE, ids=[t[0] for t in LEARNABLE])
 def test_task_is_learnable_under_smoke_settings(smoke_world, tokenizer, tmp_path, name, metric, chance):
-    s = task_settings(SMOKE, "intermediate", name)
+    s = resolve(SMOKE).intermediate.settings(name)
     seed = SMOKE["run"]["seeds"][0]
     set_seed(seed, True, SMOKE["run"]["num_threads"])
     task, head = get_task(name), get_head(get_task(name).head)
@@ -186,7 +187,7 @@ def test_saved_encoder_is_the_trained_one(tokenizer, smoke_world, tmp_path):
     to the input embeddings), save it, build a target model from it: every encoder tensor is equal."""
     seed = 1
     task, head = get_task("hellaswag"), get_head("multiple_choice")
-    s = {**task_settings(SMOKE, "intermediate", "hellaswag"), "max_steps": 6}
+    s = {**resolve(SMOKE).intermediate.settings("hellaswag"), "max_steps": 6}
     model = MultiHeadModel.build(TINY_MODEL, [task, MLMText()], seed)
     assert attach_to_encoder(model.heads["mlm"]) == "new"
     emb = model.encoder.embeddings.word_embeddings.weight

@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 
 from repro.cli import main
-from repro.config import PROFILE_DIR, load_config, task_settings
+from repro.config import PROFILE_DIR, load_config
 from repro.engine import run_stages, stage_dir
 from repro.errors import ConfigError, ReproError
 from repro.phases.common import examples_path, read_examples
 from repro.plan import build_plan
+from repro.settings.profile import resolve
 from repro.tasks import DataSource, get_task
 
 LOCAL_ONLY = ("ccg", "bucc2018", "udpos")
@@ -102,7 +103,7 @@ def test_intermediate_settings_follow_the_xstilts_guide():
     config = load_config("paper")
     assert config["intermediate"]["squad_version"] == "1.1"
     for task in config["intermediate"]["tasks"]:
-        s = task_settings(config, "intermediate", task)
+        s = resolve(config).intermediate.settings(task)
         assert (s["batch_size"], s["grad_accum"], s["max_seq_length"]) == (4, 1, 256), task
     assert load_config("paper", ['intermediate.squad_version="2.0"'])["intermediate"]["squad_version"] == "2.0"
 

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from repro.config import load_config
-from repro.sources import languages_found, source_for
+from repro.settings.profile import resolve
+from repro.sources import resolve_sources
 from repro.tasks import DataSource, get_task
 from repro.tasks.ud_conversion import xtreme_sentences
 from repro.tasks.xtreme_formats import read_pair_tsv
@@ -206,11 +207,12 @@ def test_english_intermediate_counts():
 
 def test_profile_languages_come_from_the_files():
     config = load_config("real-transfer", [f'data.dir="{KIT}"'])
+    sources = resolve_sources(resolve(config), ["pawsx", "bucc2018", "squad", "tatoeba"])
     for task, evaluated, absent in (("pawsx", ["de", "zh"], ["en", "es", "fr", "ja", "ko"]),
                                     ("bucc2018", ["zh"], ["de", "fr", "ru"])):
-        assert languages_found(config, get_task(task)) == (evaluated, absent)
-    assert source_for(config, get_task("squad")).options["squad_train_files"] == SHIFTS["squad_train_files"]
-    tatoeba, absent = languages_found(config, get_task("tatoeba"))
+        assert (sources[task].languages, sources[task].not_evaluated) == (evaluated, absent)
+    assert sources["squad"].source.options["squad_train_files"] == SHIFTS["squad_train_files"]
+    tatoeba, absent = sources["tatoeba"].languages, sources["tatoeba"].not_evaluated
     assert tatoeba == ["de", "fr", "es", "ru", "ja", "zh"] and absent == []  # the profile's choice, all present
 
 

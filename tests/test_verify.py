@@ -18,7 +18,8 @@ import pytest
 from repro.config import load_config
 from repro.engine import MANIFEST, stage_dir
 from repro.phases.aggregate import aggregate_stage, build_results
-from repro.plan import Plan
+from repro.plan import Plan, about
+from repro.settings.profile import resolve
 from repro.tasks import get_task, tasks_with_role
 from repro.verify import load_schema, verify_run
 from repro.verify.schema import json_path
@@ -70,12 +71,12 @@ def make_results(config: dict, scores=SCORES, splits=("dev", "test")) -> dict:
         for s in seeds:
             metric = "accuracy" if task == "mnli" else "f1"
             inter.setdefault((name, s), {})[task] = {metric: v[s], "headline": metric}
-    return build_results(config, cells, inter)
+    return build_results(about(resolve(config)), cells, inter)
 
 
 def make_run(tmp_path: Path, config: dict, results: dict) -> tuple[Path, Plan]:
     """A run directory whose aggregate stage is done and holds `results`."""
-    agg = aggregate_stage(config, {}, {})
+    agg = aggregate_stage(about(resolve(config)), {}, {})
     run_dir = tmp_path / "run"
     out = stage_dir(run_dir, agg)
     out.mkdir(parents=True)
@@ -327,7 +328,7 @@ def test_invalid_results_names_json_path(tmp_path, capsys):
 
 def test_aggregate_not_done(tmp_path, capsys):
     config = make_config()
-    agg = aggregate_stage(config, {}, {})
+    agg = aggregate_stage(about(resolve(config)), {}, {})
     code = verify_run(tmp_path / "empty-run", Plan([agg], agg), config, str(write_expected(tmp_path, figures())))
     assert code == 2
     assert "aggregate stage is not done" in capsys.readouterr().err

@@ -32,6 +32,7 @@ from repro.engine import MANIFEST, Stage, lock_held, log_line, recheck, run_stag
 from repro.errors import ReproError
 from repro.estimate import stage_seconds
 from repro.schedule import pick, remaining_path, simulate
+from repro.settings.profile import resolve
 
 RUNNING_FILE = Path(".local") / "running.json"
 
@@ -76,13 +77,13 @@ def local_overrides(devices: str | None, jobs: int | None, per_device: int | Non
 
 def local_slots(config: dict, plan, run_dir: Path, log=log_line) -> tuple[list[Slot], Callable | None]:
     """The slots a config asks for ([] = serial) and the stage cost that orders them (estimated seconds)."""
-    local = config["executor"]["local"]
-    slots = slots_for(local["devices"], local["jobs"], local["stages_per_device"], config["run"]["num_threads"],
-                      os.cpu_count() or 1)
+    p = resolve(config)
+    local = p.executor.local
+    slots = slots_for(local.devices, local.jobs, local.stages_per_device, p.run.num_threads, os.cpu_count() or 1)
     if not slots:
         return [], None
-    if local["devices"] and local["stages_per_device"] > 1:
-        check_memory(Path(run_dir), local["devices"], local["stages_per_device"], log)
+    if local.devices and local.stages_per_device > 1:
+        check_memory(Path(run_dir), local.devices, local.stages_per_device, log)
     try:
         seconds = stage_seconds(config, plan)
     except ReproError as e:  # no shape known for this model: every stage counts the same

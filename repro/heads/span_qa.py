@@ -47,7 +47,7 @@ class SpanQAHead(Head):
             pieces = tokenizer.convert_ids_to_tokens(context["input_ids"]) if not train else None
             # jiant and XTREME (HF's squad_convert_example_to_features) read doc_stride as the STEP between
             # window starts; a window holds `room` context pieces, so a doc_stride beyond the room is cut to
-            # it (the package's choice: no context piece is skipped; config_rules refuses such a doc_stride).
+            # it (the package's choice: no context piece is skipped; repro/settings/check.py refuses such a doc_stride).
             room = room_all - len(question)
             windows = _windows(i, question, context, pieces, (before, between, after), room, min(step, room))
             for f in windows:

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import statistics
+from dataclasses import dataclass
 
 from repro.atomic import write_json, write_text
 from repro.engine import Stage, package_versions
 from repro.errors import ReproError
 from repro.scoring.xtreme import by_language
+from repro.settings.analysis import Retrieval
+from repro.settings.declare import as_table
 from repro.tasks import get_task, tasks_with_role
 
 # Said in every results table of these data sources: what their numbers are not.
@@ -23,7 +26,18 @@ def _stats(values: list[float]) -> dict:
             "n": len(values)}
 
 
-def build_results(config: dict, cells: dict, intermediate: dict) -> dict:
+@dataclass(frozen=True)
+class About:
+    """What the results tables say about the run besides its scores (the plan fills it from the profile)."""
+    profile: str
+    model: str                  # model.name
+    data_source: str            # data.source
+    split: str                  # aggregate.split: the headline split
+    retrieval: Retrieval        # cited as provenance of the retrieval scores
+    reference_num_layers: int   # model.reference_num_layers: the depth retrieval's layers are given for
+
+
+def build_results(about: About, cells: dict, intermediate: dict) -> dict:
     """cells[(encoder, target, seed)] = evaluate scores.json; intermediate[(name, seed)] = dev metrics."""
     encoders = sorted({e for e, _, _ in cells}, key=lambda e: (e != "baseline", e))
     known = [t.name for t in tasks_with_role("target")]
@@ -81,15 +95,15 @@ def build_results(config: dict, cells: dict, intermediate: dict) -> dict:
             entry["per_seed"][str(seed)] = m[m["headline"]]
     for entry in inter.values():
         entry.update(_stats(list(entry["per_seed"].values())))
-    r = config["retrieval"]
+    r = about.retrieval
     return {
-        "schema_version": 1, "profile": config["profile"], "model": config["model"]["name"],
-        "data_source": config["data"]["source"], "seeds": seeds, "encoders": encoders, "targets": targets,
-        "headline_split": config["aggregate"]["split"], "splits": splits, "intermediate_dev": inter,
-        "provenance": {"retrieval": {"layer": r["layer"], "bucc_layer": r["bucc_layer"], "pooling": r["pooling"],
-                                     "reference_num_layers": config["model"]["reference_num_layers"]},
+        "schema_version": 1, "profile": about.profile, "model": about.model,
+        "data_source": about.data_source, "seeds": seeds, "encoders": encoders, "targets": targets,
+        "headline_split": about.split, "splits": splits, "intermediate_dev": inter,
+        "provenance": {"retrieval": {"layer": r.layer, "bucc_layer": r.bucc_layer, "pooling": r.pooling,
+                                     "reference_num_layers": about.reference_num_layers},
                        "versions": package_versions(),
-                       "note": NOTES.get(config["data"]["source"], "")},
+                       "note": NOTES.get(about.data_source, "")},
     }
 
 
@@ -127,18 +141,18 @@ def markdown(results: dict) -> str:
     return "\n".join(out) + "\n"
 
 
-def aggregate_stage(config: dict, evaluations: dict, intermediates: dict) -> Stage:
+def aggregate_stage(about: About, evaluations: dict, intermediates: dict) -> Stage:
     """evaluations[(encoder, target, seed)] and intermediates[(name, seed)] are Stages."""
 
     def run(ctx):
         cells = {k: json.loads((ctx.dep(s.id) / "scores.json").read_text()) for k, s in evaluations.items()}
         inter = {k: ctx.dep_manifest(s.id)["dev_metrics"] for k, s in intermediates.items()}
-        results = build_results(config, cells, inter)
+        results = build_results(about, cells, inter)
         write_json(ctx.out / "results.json", results)
         write_text(ctx.out / "results.md", markdown(results))
         return {}
 
     deps = [*evaluations.values(), *intermediates.values()]
-    inputs = {"split": config["aggregate"]["split"], "retrieval": config["retrieval"], "profile": config["profile"]}
+    inputs = {"split": about.split, "retrieval": as_table(about.retrieval), "profile": about.profile}
     return Stage("aggregate", "results", inputs, run, deps, versions=(),
                  describe=f"tables over {len(evaluations)} cells and {len(intermediates)} intermediate stages")

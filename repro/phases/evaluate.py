@@ -11,13 +11,15 @@ from repro.scoring.xtreme import score_task
 from repro.tasks import get_task
 
 
-def evaluate_stage(config: dict, target_stage: Stage, prepared: Stage, task_name: str) -> Stage:
+def evaluate_stage(splits: list[str], normalization: dict, target_stage: Stage, prepared: Stage, task_name: str) -> Stage:
+    """splits: target.splits; normalization: the answer normalisation language of each language
+    (normalization_languages)."""
     task = get_task(task_name)
 
     def run(ctx):
         prep, cell = ctx.dep(prepared.id), ctx.dep(target_stage.id)
         scores = {}
-        for split in config["target"]["splits"]:
+        for split in splits:
             pred_dir = cell / "predictions" / split
             if not (pred_dir / task_name).is_dir():
                 continue
@@ -34,17 +36,17 @@ def evaluate_stage(config: dict, target_stage: Stage, prepared: Stage, task_name
                     langs.append(lang)
             if langs:  # a split without gold (e.g. XTREME test files) is predicted but not scored here
                 scores[split] = score_task(task, str(pred_dir), str(gold_dir), languages=langs,
-                                           normalization_language=normalization_languages(config))
+                                           normalization_language=normalization)
         write_json(ctx.out / "scores.json", scores)
         return {"scores": scores}
 
-    return Stage("evaluate", target_stage.name, {"task": task_name, "splits": config["target"]["splits"]}, run,
+    return Stage("evaluate", target_stage.name, {"task": task_name, "splits": splits}, run,
                  [target_stage, prepared], versions=(), describe=f"score {target_stage.id} with the XTREME scorer")
 
 
-def normalization_languages(config) -> dict:
+def normalization_languages(data_source: str, synthetic_languages: list[str]) -> dict:
     """The smoke world's pseudo-languages have no answer normalisation of their own (MLQA's is per
     language): they are scored as English. Real language codes keep their own."""
-    if config["data"]["source"] == "synthetic":
-        return {lang: "en" for lang in config["synthetic"]["languages"]}
+    if data_source == "synthetic":
+        return {lang: "en" for lang in synthetic_languages}
     return {}

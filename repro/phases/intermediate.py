@@ -18,7 +18,6 @@ import functools
 from pathlib import Path
 
 from repro.atomic import sha256_file, write_json
-from repro.config import task_settings
 from repro.engine import Stage
 from repro.errors import ConfigError, DataError
 from repro.heads import get_head
@@ -26,7 +25,9 @@ from repro.heads.mlm import attach_to_encoder
 from repro.modeling import MultiHeadModel, load_tokenizer, pick_device, resolve_model, save_encoder
 from repro.phases.common import (examples_path, first_n, head_settings, read_examples, schedule_settings, set_seed,
                                  write_examples)
-from repro.sources import source_for, task_options
+from repro.settings.phases import Intermediate
+from repro.settings.run import Model, Run
+from repro.sources import task_options
 from repro.tasks import REGISTRY, DataSource, get_task
 from repro.tasks.mlm_text import MLMText, read_text, split_heldout
 from repro.report import Reporter, report_dir
@@ -35,20 +36,20 @@ from repro.training import TaskData, key_options, run_options, train
 TRANSLATED_LANG = "mt"  # language tag of the translated training examples in their prepare stage
 
 
-def stage_settings(config: dict, name: str) -> dict:
+def stage_settings(inter: Intermediate, name: str) -> dict:
     """The task's hyperparameters plus the options it declares (e.g. squad_version, which also decides
     whether the span head may predict "no answer")."""
-    s = task_settings(config, "intermediate", name)
+    s = inter.settings(name)
     if name in REGISTRY:
-        s.update(task_options(config, REGISTRY[name]))
+        s.update(task_options(inter, REGISTRY[name]))
     return s
 
 
-def translated_stage(config: dict, name: str) -> Stage:
+def translated_stage(inter: Intermediate, name: str) -> Stage:
     """Reads one task's machine-translated training split from intermediate.translated_dir."""
     task = get_task(name)
-    root = Path(config["intermediate"]["translated_dir"])
-    source = DataSource("local", root, None, source_for(config, task).options)
+    root = Path(inter.translated_dir)
+    source = DataSource("local", root, None, task_options(inter, task))
     try:
         data = task.source_key(source)
     except DataError as e:
@@ -66,14 +67,14 @@ def translated_stage(config: dict, name: str) -> Stage:
                  describe=f"{name}: read the machine-translated training split under {root}/{task.folder or name}")
 
 
-def mlm_settings(config: dict, seed: int) -> dict | None:
+def mlm_settings(inter: Intermediate, seed: int) -> dict | None:
     """Featurisation settings of the MLM task ([intermediate.task.mlm] over the defaults), or None."""
-    path = config["intermediate"]["mlm_text"]
+    path = inter.mlm_text
     if not path:
         return None
     if not Path(path).is_file():
         raise ConfigError(f"intermediate.mlm_text: {path}: file not found")
-    s = task_settings(config, "intermediate", "mlm")
+    s = inter.settings("mlm")
     s["mlm_seed"] = seed           # the masks are a function of the stage's seed
     stat = Path(path).stat()
     s["text_sha256"] = _content_hash(str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size)
@@ -96,27 +97,27 @@ def mlm_data(path: str, s: dict, tokenizer) -> tuple[TaskData, tuple[list[dict],
     return train_data, (dev_ex, head.featurize(MLMText(), dev_ex, tokenizer, s, train=False))
 
 
-def intermediate_stage(config: dict, name: str, tasks: list[str], seed: int, pretrained: Stage,
-                       prepared: dict[str, Stage]) -> Stage:
+def intermediate_stage(inter: Intermediate, run_s: Run, model_s: Model, name: str, tasks: list[str], seed: int,
+                       pretrained: Stage, prepared: dict[str, Stage]) -> Stage:
+    """inter: [intermediate]; run_s, model_s: the [run] and [model] keys training reads."""
     # Each task's own settings decide its featurisation (lengths, strides); the optimiser schedule of a
     # multi-task stage comes from [intermediate.task.multitask] (or the defaults). Only what each part
     # reads enters the key: a task's learning rate does not retrain the multi-task stage.
-    settings = {t: head_settings(stage_settings(config, t), get_task(t)) for t in tasks}
-    shared = schedule_settings(stage_settings(config, name))
-    inter = config["intermediate"]
-    mlm = mlm_settings(config, seed)
-    translated = {t: translated_stage(config, t) for t in tasks} if inter["translated_dir"] else {}
-    inputs = {"tasks": tasks, "settings": settings, "schedule": shared, "seed": seed, "sampling": inter["sampling"],
-           "temperature": inter["sampling_temperature"], "checkpoint_every": config["run"]["checkpoint_every"],
-           "deterministic": config["run"]["deterministic"], **key_options(config)}
+    settings = {t: head_settings(stage_settings(inter, t), get_task(t)) for t in tasks}
+    shared = schedule_settings(stage_settings(inter, name))
+    mlm = mlm_settings(inter, seed)
+    translated = {t: translated_stage(inter, t) for t in tasks} if inter.translated_dir else {}
+    inputs = {"tasks": tasks, "settings": settings, "schedule": shared, "seed": seed, "sampling": inter.sampling,
+           "temperature": inter.sampling_temperature, "checkpoint_every": run_s.checkpoint_every,
+           "deterministic": run_s.deterministic, **key_options(run_s, model_s)}
     if mlm:  # the alternatives enter the key only when used: default stages keep their keys
         inputs["mlm"] = mlm
     if translated:  # the translated files' content is in the key of the translated prepare stages (deps)
         inputs["translated"] = True
 
     def run(ctx):
-        set_seed(seed, config["run"]["deterministic"], config["run"]["num_threads"])
-        device = pick_device(config["run"]["device"])
+        set_seed(seed, run_s.deterministic, run_s.num_threads)
+        device = pick_device(run_s.device)
         encoder_dir = ctx.dep(pretrained.id) / "encoder"
         tokenizer = load_tokenizer(encoder_dir)
         task_objs, data, dev = [], [], {}
@@ -140,7 +141,7 @@ def intermediate_stage(config: dict, name: str, tasks: list[str], seed: int, pre
             dev[task_name] = (dev_ex, head.featurize(task, task.encodable(dev_ex), tokenizer, s, train=False))
             task_objs.append(task)
         if mlm:
-            mlm_train, mlm_dev = mlm_data(inter["mlm_text"], mlm, tokenizer)
+            mlm_train, mlm_dev = mlm_data(inter.mlm_text, mlm, tokenizer)
             data.append(mlm_train)
             task_objs.append(MLMText())
         # Heads are built after the data is read: a label set may come from the data (CCG). The MLM
@@ -148,12 +149,11 @@ def intermediate_stage(config: dict, name: str, tasks: list[str], seed: int, pre
         model = MultiHeadModel.build(encoder_dir, task_objs, seed)
         lm_head = None
         if mlm:
-            lm_head = attach_to_encoder(model.heads["mlm"], resolve_model(config["model"]["name"]),
-                                        config["model"]["revision"])
+            lm_head = attach_to_encoder(model.heads["mlm"], resolve_model(model_s.name), model_s.revision)
         summary = train(model, data, shared, ctx.work, seed=seed, pad_id=tokenizer.pad_token_id, device=device,
-                        checkpoint_every=config["run"]["checkpoint_every"], sampling=inter["sampling"],
-                        temperature=inter["sampling_temperature"], log_every=config["run"]["log_every"], tag=ctx.stage.id,
-                        report_dir=report_dir(config, ctx), **run_options(config))
+                        checkpoint_every=run_s.checkpoint_every, sampling=inter.sampling,
+                        temperature=inter.sampling_temperature, log_every=run_s.log_every, tag=ctx.stage.id,
+                        report_dir=report_dir(run_s.report_to, ctx), **run_options(run_s, model_s))
         metrics = {}
         for task in task_objs:
             if task.name not in dev:
@@ -163,7 +163,7 @@ def intermediate_stage(config: dict, name: str, tasks: list[str], seed: int, pre
                                  tokenizer.pad_token_id, device)
             metrics[task.name] = head.score(task, dev_ex, preds)
             metrics[task.name]["headline"] = task.metric
-        report = Reporter(report_dir(config, ctx))
+        report = Reporter(report_dir(run_s.report_to, ctx))
         for name, scores in metrics.items():  # the final weights' dev scores, at the last step
             report.scalar(f"dev/{name}", scores[scores["headline"]], summary["steps"])
         report.close()
@@ -179,8 +179,8 @@ def intermediate_stage(config: dict, name: str, tasks: list[str], seed: int, pre
                 "training": {k: v for k, v in summary.items() if k != "eval_history"}}
 
     deps = [pretrained, *(prepared[t] for t in tasks), *translated.values()]
-    described = stage_settings(config, name)
-    extras = (" + MLM on " + inter["mlm_text"] if mlm else "") + (" (translated training data)" if translated else "")
+    described = stage_settings(inter, name)
+    extras = (" + MLM on " + inter.mlm_text if mlm else "") + (" (translated training data)" if translated else "")
     return Stage("intermediate", f"{name}-s{seed}", inputs, run, deps,
                  describe=f"train {'+'.join(tasks)}{extras} from {pretrained.id}: lr {described['lr']}, batch {described['batch_size']}x"
                           f"{described['grad_accum']}, epochs {described['epochs']}, max_len {described['max_seq_length']}, seed {seed}")

@@ -17,6 +17,8 @@ from repro.engine import Stage
 from repro.heads import get_head
 from repro.modeling import MultiHeadModel, load_encoder, load_tokenizer, save_encoder
 from repro.phases.common import set_seed
+from repro.settings.analysis import Analysis
+from repro.settings.run import Run
 from repro.synthetic import planted
 from repro.training import TaskData, train
 
@@ -107,17 +109,18 @@ def experiment(encoder_dir: Path, work: Path, defaults: dict, *, seed: int = 0, 
             "details": dict(sizes), "seed": seed}
 
 
-def planted_stage(config: dict, pretrained: Stage) -> Stage:
-    a = config["analysis"]
+def planted_stage(a: Analysis, run_s: Run, target_defaults: dict, pretrained: Stage) -> Stage:
+    """a: [analysis]; run_s: seeding of [run]; target_defaults: [target.defaults] as a table (the
+    training keys the planted schedule does not set)."""
 
     def run(ctx):
-        set_seed(a["seed"], config["run"]["deterministic"], config["run"]["num_threads"])
-        result = experiment(ctx.dep(pretrained.id) / "encoder", ctx.work, config["target"]["defaults"], seed=a["seed"],
-                            fisher_head_steps=a["fisher_head_steps"])
+        set_seed(a.seed, run_s.deterministic, run_s.num_threads)
+        result = experiment(ctx.dep(pretrained.id) / "encoder", ctx.work, target_defaults, seed=a.seed,
+                            fisher_head_steps=a.fisher_head_steps)
         write_json(ctx.out / "planted.json", result)
 
-    target_s, inter_s = settings(config["target"]["defaults"])
+    target_s, inter_s = settings(target_defaults)
     key = {"distances": DISTANCES, "sizes": SIZES, "target": target_s, "intermediate": inter_s,
-           "seed": a["seed"], "fisher_head_steps": a["fisher_head_steps"]}
+           "seed": a.seed, "fisher_head_steps": a.fisher_head_steps}
     return Stage("analyze", "planted", key, run, [pretrained],
                  describe=f"known-answer check: {len(DISTANCES)} planted intermediate tasks at known distances")

@@ -8,54 +8,55 @@ from pathlib import Path
 from repro.atomic import sha256_file, write_json
 from repro.engine import Stage
 from repro.phases.common import examples_path, write_examples
-from repro.sources import eval_cap, languages_found, source_for, task_languages
+from repro.settings.data import Synthetic
+from repro.settings.declare import as_table
+from repro.sources import TaskSource
 from repro.synthetic.generate import generate, has_writer
-from repro.tasks import DataSource, get_task
+from repro.tasks import DataSource
 
 
 # data.source values whose files one upstream stage writes (its id), read as local files.
 GENERATED = {"synthetic": "prepare/synthetic-data", "realtext": "prepare/realtext-data"}
 
 
-def synthetic_stage(config: dict, tasks: list[str]) -> Stage:
-    syn = config["synthetic"]
+def synthetic_stage(syn: Synthetic, tasks: list[str]) -> Stage:
     names = sorted(t for t in tasks if has_writer(t))
 
     def run(ctx):
-        written = generate(ctx.out / "data", names, syn["seed"], syn["train_size"], syn["eval_size"], syn["languages"])
-        return {"seed": syn["seed"], "tasks": written}
+        written = generate(ctx.out / "data", names, syn.seed, syn.train_size, syn.eval_size, syn.languages)
+        return {"seed": syn.seed, "tasks": written}
 
-    return Stage("prepare", "synthetic-data", {"synthetic": syn, "tasks": names}, run, versions=(),
-                 describe=f"generate the smoke world's files for {len(names)} tasks (seed {syn['seed']})")
+    return Stage("prepare", "synthetic-data", {"synthetic": as_table(syn), "tasks": names}, run, versions=(),
+                 describe=f"generate the smoke world's files for {len(names)} tasks (seed {syn.seed})")
 
 
-def prepare_stage(config: dict, name: str, synthetic: Stage | None) -> Stage:
-    task = get_task(name)
-    source = source_for(config, task)
-    languages = task_languages(config, task)
-    test_labels = Path(config["data"]["test_labels"]) if config["data"]["test_labels"] else None
+def prepare_stage(ts: TaskSource, target_splits: list[str], test_labels: Path | None, selector: TaskSource | None,
+                  synthetic: Stage | None) -> Stage:
+    """ts: the task's resolved source; target_splits: the splits the target phase predicts; selector: the
+    task whose English dev selects this target's checkpoints (target.selection), if another."""
+    task, source, languages, name = ts.task, ts.source, ts.languages, ts.name
     inputs = {"task": name, "source": source.kind, "languages": languages, "options": source.options}
-    cap = eval_cap(config, task) if task.role == "target" else 0
+    cap = ts.eval_cap
     if cap:  # keyed only when set, so uncapped profiles keep their keys
         inputs["eval_cap"] = cap
     splits = list(task.splits)
     if task.role == "target":  # only the splits the target phase predicts (and those it needs)
-        wanted = {"train", *config["target"]["splits"], *task.required_splits}
+        wanted = {"train", *target_splits, *task.required_splits}
         splits = [sp for sp in task.splits if sp in wanted]
         if splits != list(task.splits):  # keyed only when narrowed: other profiles keep their keys
             inputs["splits"] = splits
-    not_evaluated = languages_found(config, task)[1] if source.kind == "local" and task.role == "target" else []
+    not_evaluated = ts.not_evaluated if task.role == "target" else []
     generated = GENERATED.get(source.kind)
     if not generated:  # generated data is keyed by its generating stage instead
         inputs["data"] = task.source_key(source)
     if test_labels and task.role == "target":
         inputs["test_labels"] = _label_hashes(test_labels / name)
-    selection_task = task.selection_tasks.get(config["target"]["selection"])
-    if selection_task and task.role == "target":  # e.g. jiant: XNLI checkpoints selected on MNLI dev
-        select_source = source_for(config, get_task(selection_task))
+    selection_task = selector.name if selector and task.role == "target" else None
+    if selection_task:  # e.g. jiant: XNLI checkpoints selected on MNLI dev
+        select_source = selector.source
         inputs["selection"] = {"task": selection_task, "source": select_source.kind,
                                "data": None if GENERATED.get(select_source.kind)
-                               else get_task(selection_task).source_key(select_source)}
+                               else selector.task.source_key(select_source)}
 
     def readable(ctx, src: DataSource) -> DataSource:
         """A generated source as the local files its generating stage wrote; others as they are."""
@@ -80,7 +81,7 @@ def prepare_stage(config: dict, name: str, synthetic: Stage | None) -> Stage:
                 langs.setdefault(split, []).append(lang)
         if task.role == "target" and task.head_impl.trainable:  # selection data for target training
             if selection_task:
-                selection = get_task(selection_task).read(readable(ctx, select_source), "dev", task.train_language)
+                selection = selector.task.read(readable(ctx, select_source), "dev", task.train_language)
             else:
                 selection = task.read_selection(src, task.train_language)
             if selection is not None:

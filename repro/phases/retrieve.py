@@ -13,14 +13,15 @@ from repro.errors import ReproError
 from repro.modeling import load_encoder, load_tokenizer, pick_device
 from repro.phases.common import examples_path, prepared_languages, read_examples, set_seed
 from repro.retrieval import embed_sentences, resolve_layer, save_embeddings
+from repro.settings.analysis import Retrieval
+from repro.settings.run import Run
 from repro.training import autocast_dtype
 
 
-def retrieval_settings(config: dict, task) -> dict:
-    r = config["retrieval"]
-    return {"layer": r[task.retrieval_layer_key], "reference_num_layers": config["model"]["reference_num_layers"], "pooling": r["pooling"],
-            "batch_size": r["batch_size"], "max_seq_length": r["max_seq_length"],
-            "sort_by_length": r["sort_by_length"], "k": r["bucc_k"]}
+def retrieval_settings(r: Retrieval, reference_num_layers: int, task) -> dict:
+    return {"layer": getattr(r, task.retrieval_layer_key), "reference_num_layers": reference_num_layers,
+            "pooling": r.pooling, "batch_size": r.batch_size, "max_seq_length": r.max_seq_length,
+            "sort_by_length": r.sort_by_length, "k": r.bucc_k}
 
 
 def check_finite(embeddings, encoder_dir):
@@ -33,20 +34,22 @@ def check_finite(embeddings, encoder_dir):
     return embeddings
 
 
-def retrieval_stage(config, encoder_name, encoder: Stage, task, seed, prepared: Stage) -> Stage:
-    s = retrieval_settings(config, task)
-    inputs = {"task": task.name, "settings": s, "splits": config["target"]["splits"]}
-    precision = config["run"]["precision"]
+def retrieval_stage(r: Retrieval, reference_num_layers: int, run_s: Run, splits: list[str], encoder_name: str,
+                    encoder: Stage, task, seed: int, prepared: Stage) -> Stage:
+    """r: [retrieval]; reference_num_layers: the depth its layers are given for; splits: target.splits."""
+    s = retrieval_settings(r, reference_num_layers, task)
+    inputs = {"task": task.name, "settings": s, "splits": splits}
+    precision = run_s.precision
     if precision != "fp32":  # bf16/fp16 autocast for the encoder pass; default stages keep their keys
         inputs["precision"] = precision
-    prefix = config["retrieval"]["text_prefix"]
+    prefix = r.text_prefix
     if prefix:  # keyed only when set, like the precision: stages without one keep their keys
         inputs["text_prefix"] = prefix
 
     def run(ctx):
 
-        set_seed(seed, config["run"]["deterministic"], config["run"]["num_threads"])
-        device = pick_device(config["run"]["device"])
+        set_seed(seed, run_s.deterministic, run_s.num_threads)
+        device = pick_device(run_s.device)
         encoder_dir = ctx.dep(encoder.id) / "encoder"
         model = load_encoder(encoder_dir).to(device)
         tokenizer = load_tokenizer(encoder_dir)
@@ -69,7 +72,7 @@ def retrieval_stage(config, encoder_name, encoder: Stage, task, seed, prepared: 
         prep = ctx.dep(prepared.id)
         extra = {}
         for split in ("dev", "test"):
-            if split not in config["target"]["splits"] and split not in task.required_splits:
+            if split not in splits and split not in task.required_splits:
                 continue
             for lang in prepared_languages(prep, split):
                 examples = read_examples(examples_path(prep, split, lang))

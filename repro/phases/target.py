@@ -7,7 +7,6 @@ from __future__ import annotations
 import shutil
 
 from repro.atomic import write_json
-from repro.config import task_settings
 from repro.engine import Stage
 from repro.heads import get_head
 from repro.modeling import MultiHeadModel, load_tokenizer, pick_device
@@ -15,27 +14,34 @@ from repro.phases.analyze import keep_cka_features
 from repro.phases.common import (examples_path, first_n, head_settings, prepared_languages, read_examples,
                                  schedule_settings, set_seed)
 from repro.phases.retrieve import retrieval_stage
-from repro.tasks import get_task
 from repro.report import report_dir
+from repro.settings.analysis import Analysis, Retrieval
+from repro.settings.phases import Target
+from repro.settings.run import Model, Run
+from repro.tasks import get_task
 from repro.training import TaskData, key_options, run_options, train
 
 
-def target_stage(config: dict, encoder_name: str, encoder: Stage, target: str, seed: int, prepared: Stage) -> Stage:
+def target_stage(tgt: Target, run_s: Run, model_s: Model, retrieval: Retrieval, analysis: Analysis,
+                 encoder_name: str, encoder: Stage, target: str, seed: int, prepared: Stage) -> Stage:
+    """tgt: [target]; run_s, model_s: what training reads of [run] and [model]; retrieval: for the
+    retrieval targets; analysis: M5's probe settings (a baseline cell keeps its probe features)."""
     task = get_task(target)
     if not task.head_impl.trainable:  # retrieval: scored straight from the encoder
-        return retrieval_stage(config, encoder_name, encoder, task, seed, prepared)
-    full = task_settings(config, "target", target)
+        return retrieval_stage(retrieval, model_s.reference_num_layers, run_s, tgt.splits, encoder_name, encoder,
+                               task, seed, prepared)
+    full = tgt.settings(target)
     s = {**schedule_settings(full), **head_settings(full, task)}  # exactly what the cell reads
-    inputs = {"task": target, "settings": s, "seed": seed, "splits": config["target"]["splits"],
-           "checkpoint_every": config["run"]["checkpoint_every"], "keep_model": config["target"]["keep_models"],
-           "deterministic": config["run"]["deterministic"], **key_options(config)}
-    keep_cka = encoder_name == "baseline" and config["analysis"]["cka_probes"] > 0  # M5 of the analyze phase
+    inputs = {"task": target, "settings": s, "seed": seed, "splits": tgt.splits,
+           "checkpoint_every": run_s.checkpoint_every, "keep_model": tgt.keep_models,
+           "deterministic": run_s.deterministic, **key_options(run_s, model_s)}
+    keep_cka = encoder_name == "baseline" and analysis.cka_probes > 0  # M5 of the analyze phase
     if keep_cka:  # keyed only when on, so turning M5 off leaves every cell's key as it was
-        inputs["cka"] = {k: config["analysis"][k] for k in ("cka_probes", "seed", "max_seq_length", "batch_size")}
+        inputs["cka"] = {k: getattr(analysis, k) for k in ("cka_probes", "seed", "max_seq_length", "batch_size")}
 
     def run(ctx):
-        set_seed(seed, config["run"]["deterministic"], config["run"]["num_threads"])
-        device = pick_device(config["run"]["device"])
+        set_seed(seed, run_s.deterministic, run_s.num_threads)
+        device = pick_device(run_s.device)
         encoder_dir = ctx.dep(encoder.id) / "encoder"
         tokenizer = load_tokenizer(encoder_dir)
         head = get_head(task.head)
@@ -55,11 +61,11 @@ def target_stage(config: dict, encoder_name: str, encoder: Stage, target: str, s
 
         summary = train(model, [TaskData(task.name, head, features)], s, ctx.work, seed=seed,
                         pad_id=tokenizer.pad_token_id, device=device,
-                        checkpoint_every=config["run"]["checkpoint_every"], evaluate=english_dev,
-                        log_every=config["run"]["log_every"], tag=ctx.stage.id, report_dir=report_dir(config, ctx),
-                        **run_options(config))
+                        checkpoint_every=run_s.checkpoint_every, evaluate=english_dev,
+                        log_every=run_s.log_every, tag=ctx.stage.id, report_dir=report_dir(run_s.report_to, ctx),
+                        **run_options(run_s, model_s))
         counts = {}
-        for split in config["target"]["splits"]:
+        for split in tgt.splits:
             for lang in prepared_languages(prep, split):
                 examples = read_examples(examples_path(prep, split, lang))
                 feats = head.featurize(task, examples, tokenizer, s, train=False)
@@ -67,8 +73,8 @@ def target_stage(config: dict, encoder_name: str, encoder: Stage, target: str, s
                 head.write_predictions(ctx.out / "predictions" / split / target / f"test-{lang}.{head.ext}", examples, preds)
                 counts[f"{split}-{lang}"] = len(examples)
         if keep_cka:
-            keep_cka_features(ctx.out, model.encoder, tokenizer, prep, config, device)
-        if config["target"]["keep_models"]:  # the whole target model (encoder + head), safetensors
+            keep_cka_features(ctx.out, model.encoder, tokenizer, prep, analysis, device)
+        if tgt.keep_models:  # the whole target model (encoder + head), safetensors
             model.heads[task.name].save_pretrained(ctx.out / "model", safe_serialization=True)
             tokenizer.save_pretrained(ctx.out / "model")
         write_json(ctx.out / "training.json", summary)

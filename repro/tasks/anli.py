@@ -19,6 +19,8 @@ from pathlib import Path
 
 from repro.errors import DataError
 from repro.readers import hub_load, read_jsonl, require
+from repro.settings.declare import Option
+from repro.settings.rules import FLAG
 from repro.tasks.base import Task, register
 from repro.tasks.mnli import LABELS, MNLI, read_nli_jsonl
 
@@ -47,7 +49,7 @@ class ANLI(Task):
     role, head, metric = "intermediate", "classification", "accuracy"
     labels = LABELS
     splits = ("train", "dev")
-    config_options = ("anli_with_snli_mnli",)
+    config_options = {"anli_with_snli_mnli": Option(False, FLAG, 'jiant\'s "full ANLI" recipe: SNLI+MNLI+A1-A3 through one head')}
     hub_id = "facebook/anli"
 
     def with_snli_mnli(self, source) -> bool:

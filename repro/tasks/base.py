@@ -61,7 +61,9 @@ class Task:
     # Other folders the same files are found in (an upstream release's own layout, e.g. sst2/SST-2),
     # tried in order when `folder` is absent.
     alt_folders: tuple[str, ...] = ()
-    config_options: tuple[str, ...] = ()  # [intermediate] config keys that shape this task's data or features
+    # [intermediate] config keys that shape this task's data or features, each declared here (name -> Option,
+    # repro/settings/declare.py); they join [intermediate] and this task's stage keys.
+    config_options: dict = {}
     # Why the hub cannot serve this task (no copy, or a copy that would give incomparable numbers);
     # non-empty = the task needs local files, checked when the plan is built.
     hub_refusal: str = ""

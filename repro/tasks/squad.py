@@ -7,6 +7,8 @@ collected with SQuAD v1.1's protocol; a top-level `canary` key is ignored). Hub:
 from repro.readers import hub_load
 from repro.tasks.base import Task, register
 from repro.errors import ConfigError
+from repro.settings.declare import Option
+from repro.settings.rules import choice
 from repro.tasks.xtreme_formats import SQUAD_OPTIONS, hub_squad_rows, read_squad_files, squad_files
 
 
@@ -15,7 +17,9 @@ class SQuAD(Task):
     name = folder = "squad"
     role, head, metric = "intermediate", "span_qa", "f1"
     splits = ("train", "dev")
-    config_options = ("squad_version", *SQUAD_OPTIONS)
+    config_options = {"squad_version": Option("2.0", choice("2.0", "1.1"),
+                                              "2.0 | 1.1 (paper.toml: 1.1, as jiant's X-STILTs guide)"),
+                      **SQUAD_OPTIONS}
     hub_id = "rajpurkar/squad"  # v1.1; v2.0 reads rajpurkar/squad_v2
 
     def version(self, source) -> str:

@@ -6,6 +6,8 @@ from pathlib import Path
 from repro.atomic import sha256_file
 from repro.errors import DataError
 from repro.readers import hub_load
+from repro.settings.declare import Option
+from repro.settings.rules import items, text
 from repro.tasks.base import Task
 from repro.readers import read_conll, read_json, read_tsv
 from repro.tasks.base import DataSource
@@ -101,7 +103,13 @@ def read_squad_files(paths: list[Path]):
         yield from (x for x in row if x is not done)
 
 
-SQUAD_OPTIONS = ("squad_train_files", "squad_dev_file")  # [intermediate] keys naming the SQuAD files
+# [intermediate] keys naming the SQuAD files: read by SQuAD, and by XQuAD and MLQA, which train on it.
+SQUAD_OPTIONS = {
+    "squad_train_files": Option([], items(text(), "file names under squad/"),
+                                "local: SQuAD-format files under squad/ to train on instead of train-v<version>.json",
+                                "also XQuAD's and MLQA's training data; [] = the official file"),
+    "squad_dev_file": Option("", text(nonempty=False),
+                             'local: the file under squad/ instead of dev-v<version>.json; "" = the official one')}
 SQUAD_SPLITS = ("train", "squad-dev")  # SQuAD v1.1 train, and its dev set for checkpoint selection
 
 

@@ -6,6 +6,7 @@ import statistics
 from dataclasses import dataclass
 
 from repro.plan import intermediate_names, target_encoders
+from repro.settings.profile import Profile, resolve
 from repro.tasks import get_task
 
 MAX_LISTED = 5  # missing items listed per figure
@@ -30,7 +31,7 @@ class Run:
         return self.results["splits"][split]
 
     def seeds(self) -> list[str]:
-        seeds = self.config["run"]["seeds"] if self.config else self.results["seeds"]
+        seeds = self.profile().run.seeds if self.config else self.results["seeds"]
         return [str(s) for s in seeds]
 
     def encoders(self, spec) -> list[str]:
@@ -40,17 +41,22 @@ class Run:
             return list(self.results["encoders"])
         if spec == "results_intermediate":
             return [e for e in self.results["encoders"] if e != "baseline"]
-        return target_encoders(self.require_config())
+        p = self.profile()
+        return target_encoders(p.intermediate, p.target)
 
     def targets(self, spec) -> list[str]:
         if isinstance(spec, list):
             return spec
-        return list(self.results["targets"]) if spec == "results" else list(self.require_config()["target"]["tasks"])
+        return list(self.results["targets"]) if spec == "results" else list(self.profile().target.tasks)
 
     def require_config(self) -> dict:
         if self.config is None:
             raise NotComputed("the definition refers to the profile's configuration, which was not given")
         return self.config
+
+    def profile(self) -> Profile:
+        """The run's profile, typed."""
+        return resolve(self.require_config())
 
 
 def cell_per_seed(table: dict, encoder: str, target: str, language: str | None = None) -> dict[str, float]:
@@ -151,7 +157,7 @@ NUMERIC = {"cell": _q_cell, "best_cell": _q_best_cell, "mean_gain": _q_mean_gain
 def targets_with_split(run: Run, targets: list[str], split: str) -> list[str]:
     """The targets that can have a cell on `split`: the split is configured (target.splits) and the task
     declares it (a task without that split, e.g. a retrieval task asked for "train", has no cell)."""
-    if run.config is not None and split not in run.config["target"]["splits"]:
+    if run.config is not None and split not in run.profile().target.splits:
         raise NotComputed(f"split {split!r} is not in the profile's target.splits")
     return [t for t in targets if split in get_task(t).splits]
 
@@ -178,10 +184,10 @@ def _s_xtreme_present(run: Run, d: dict) -> list[str]:
 
 
 def _s_intermediate_dev_present(run: Run, d: dict) -> list[str]:
-    config, seeds, missing = run.require_config(), run.seeds(), []
-    names = list(config["intermediate"]["tasks"])
-    if "multitask" in intermediate_names(config):
-        names += [f"multitask/{t}" for t in config["intermediate"]["tasks"]]
+    inter, seeds, missing = run.profile().intermediate, run.seeds(), []
+    names = list(inter.tasks)
+    if "multitask" in intermediate_names(inter):
+        names += [f"multitask/{t}" for t in inter.tasks]
     for name in names:
         have = run.results["intermediate_dev"].get(name, {}).get("per_seed", {})
         if any(s not in have for s in seeds):

@@ -10,6 +10,7 @@ from pathlib import Path
 from repro.atomic import write_json
 from repro.engine import check_outputs, is_done, stage_dir
 from repro.errors import VerifyInputError
+from repro.settings.profile import resolve
 from repro.verify.quantities import Run
 from repro.verify.schema import load_expected, load_results, resolve_expected
 from repro.verify.verdicts import Outcome, evaluate_figure, summary
@@ -42,8 +43,8 @@ def verify_results(results_path: Path, expected_path: Path, config: dict | None,
     header = [f"verify: {expected_path} (written for profile {table['profile']!r}) against {results_path}",
               (f"  run: profile {results['profile']!r}, model {results['model']!r}, data {results['data_source']}, "
                f"seeds {results['seeds']}, headline split {results['headline_split']!r}")]
-    if config and table["profile"] != config["profile"]:
-        header.append(f"  note: the run's profile is {config['profile']!r}, the table's {table['profile']!r}")
+    if config and table["profile"] != run.profile().name:
+        header.append(f"  note: the run's profile is {run.profile().name!r}, the table's {table['profile']!r}")
     print_report(outcomes, header)
     print(f"{s['figures']} figures: {s['pass']} pass, {s['fail']} FAIL, {s['not_computed']} not computed "
           f"({s['not_computed_optional']} of them optional) -> exit {s['exit_code']}")
@@ -54,9 +55,10 @@ def verify_results(results_path: Path, expected_path: Path, config: dict | None,
     return s["exit_code"]
 
 
-def _own_table(config: dict) -> Path | None:
+def _own_table(expected: str) -> Path | None:
+    """The profile's own table (verify.expected), if it is here."""
     try:
-        return resolve_expected(config["verify"]["expected"])
+        return resolve_expected(expected)
     except VerifyInputError:  # the profile's own table is not here: any other table is "another"
         return None
 
@@ -75,8 +77,9 @@ def verify_run(run_dir, plan, config: dict, expected: str | None = None, out: Pa
     1 (a figure fails or is not computed), 2 (cannot verify)."""
     run_dir = Path(run_dir)
     try:
-        expected_path = resolve_expected(expected or config["verify"]["expected"])
-        own_path = expected_path if not expected else _own_table(config)
+        own = resolve(config).verify.expected
+        expected_path = resolve_expected(expected or own)
+        own_path = expected_path if not expected else _own_table(own)
         table = load_expected(expected_path)  # an invalid table is reported before anything about the run
         if not is_done(run_dir, plan.aggregate):
             raise VerifyInputError(
