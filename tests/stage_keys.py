@@ -17,7 +17,6 @@ from repro.plan import build_plan  # noqa: E402
 from test_paper_profile import local_only_files  # noqa: E402  (the paper's three local-only tasks)
 
 FIXTURE = ROOT / "tests" / "fixtures" / "stage-keys.json"
-REAL_DATA = Path("/work/shared/real-data")
 TESTS = ROOT / "tests" / "profiles"
 FIXED_VERSIONS = {"fixed": "versions"}  # stands for package_versions(): the record is of the inputs
 
@@ -46,6 +45,8 @@ def cases(tmp: Path) -> dict[str, tuple[str, list[str], bool]]:
         "paper-no-data": ("paper", [], False),
         "real": ("real", [], True),
         "real-transfer-no-data": ("real-transfer", [], False),
+        "real-transfer-gpu-no-data": ("real-transfer-gpu", [], False),
+        "real-transfer-gpu-short-no-data": ("real-transfer-gpu-short", [], False),
         "tests/mini": (str(TESTS / "mini.toml"), [], True),
         "tests/analysis": (str(TESTS / "analysis.toml"), [], True),
         "tests/small-grid": (str(TESTS / "small-grid.toml"), [], True),
@@ -58,10 +59,6 @@ def cases(tmp: Path) -> dict[str, tuple[str, list[str], bool]]:
                                      "intermediate.task.squad.max_seq_length=48", "target.task.xquad.lr=0.01",
                                      'intermediate.squad_version="1.1"', "target.baseline=false"], True),
     }
-    if REAL_DATA.is_dir():
-        out["real-transfer"] = ("real-transfer", [f'data.dir="{REAL_DATA}"'], True)
-        out["tests/real-transfer-tiny"] = (str(TESTS / "real-transfer-tiny.toml"), [f'data.dir="{REAL_DATA}"'], True)
-        out["real-transfer-gpu"] = ("real-transfer-gpu", [f'data.dir="{REAL_DATA}"'], True)
     return out
 
 
