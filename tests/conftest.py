@@ -19,10 +19,11 @@ MINI = str(ROOT / "tests" / "profiles" / "mini.toml")
 
 
 def pytest_collection_modifyitems(items):
-    """Every test built on the shared mini run (or on the docs checkout made from it) is `slow`: the run
-    alone takes minutes on two cores. `tox -e tests` leaves them out; `tox -e tests-slow` runs them (CI both)."""
+    """Every test built on the shared mini run, directly or through a fixture made from it (fixturenames is
+    the whole closure), is `slow`: the run alone takes minutes on two cores. `tox -e tests` leaves them out;
+    `tox -e tests-slow` runs them (CI both)."""
     for item in items:
-        if {"mini_run", "scratch", "run_copy"} & set(getattr(item, "fixturenames", ())):
+        if "mini_run" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.slow)
 
 

@@ -79,7 +79,7 @@ NOT_RUN = [
     NotRun(r"^tox -e slurm\b", "starts a one-node Slurm cluster (root; installs slurm-wlm and munge)"),
     NotRun(r"^(python3? -m )?pip3? install\b", "installs packages from the network (the suite is offline)"),
     NotRun(r"^pytest tests/bench\b", "benchmarks (tox -e bench)"),
-    NotRun(r"^pytest tests/test_analysis_planted\.py", "part of this suite already (marker planted)"),
+    NotRun(r"^pytest tests/test_analysis_planted\.py", "part of this suite already (markers planted, slow)"),
     NotRun(r"^docker\b", "needs docker, the image and a GPU (tests/test_docker.py lints the Dockerfile)"),
     NotRun(r"^mkdir -p runs data", "prepares the container's volumes, part of the docker recipe"),
     NotRun(r"^invoke (smoke|tests|bench|build-image)\b", "runs tox or docker, listed above"),
