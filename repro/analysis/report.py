@@ -102,6 +102,13 @@ def markdown(a: dict, smoke_note: str = "") -> str:
         cell = lambda t: _n(a["gain"][s].get(t)) + ("" if not cis.get(t) else f" [{_n(cis[t][0])}, {_n(cis[t][1])}]") \
             + (" (self, masked)" if (s, t) in masked else "")
         out.append(f"| {s} | " + " | ".join(cell(t) for t in a["targets"]) + " |")
+    for e, o in a.get("other_encoders", {}).items():  # reported, not analysed (no single source task)
+        cell = lambda t: _n(o["gain"].get(t)) + ("" if not o["gain_ci"].get(t) else
+                                                 f" [{_n(o['gain_ci'][t][0])}, {_n(o['gain_ci'][t][1])}]")
+        out.append(f"| {e} (not a source) | " + " | ".join(cell(t) for t in a["targets"]) + " |")
+    if a.get("other_encoders"):
+        out += ["", f"Not a source ({', '.join(a['other_encoders'])}): an encoder trained on several tasks has no "
+                "single task whose similarity to a target could be measured; its gains are shown, not analysed."]
     out += ["", "No bracket: no per-example predictions (a results table), or a metric that does not decompose "
             "per example (QA, retrieval: only the seeds' spread)."]
     missing = [m for m in MEASURE_IDS if m not in a["measures_available"]]

@@ -331,6 +331,13 @@ def report_stage(st: AnalyzeSettings, aggregate: Stage, lexical: Stage, embeddin
         result = core.analyse(gain, measures, sources, targets, split, permutations=a.permutations,
                               bootstrap=a.bootstrap, seed=a.seed, seeds=len(results["seeds"]),
                               reliability=rel, notes=notes, gain_ci=cis)
+        # Encoders with gains that are no source of the analysis (the multi-task encoder: no single task to
+        # measure a similarity from): their gains and CIs are reported beside the sources', never analysed.
+        table = results["splits"][split]["gain"]
+        others = [e for e in table if e not in sources]
+        other_cis = _gain_cis(ctx, cells, split, others, targets, a.bootstrap, a.seed)
+        result["other_encoders"] = {e: {"gain": {t: table[e][t]["mean"] if t in table[e] else None for t in targets},
+                                        "gain_ci": other_cis[e]} for e in others}
         result["variants"] = {"M1_weighted": core.subtable(lex["M1_weighted"], sources, targets),
                               "M2_mid": core.subtable(emb["M2_mid"], sources, targets),
                               "M4_mid": m4_mid, "C2": c2}
@@ -343,8 +350,7 @@ def report_stage(st: AnalyzeSettings, aggregate: Stage, lexical: Stage, embeddin
 
     key = {k: getattr(a, k) for k in ("permutations", "bootstrap", "seed")}
     key["split"] = st.split
-    compared = {"baseline", *ladder_sources(enc for enc, _, _ in cells)}
-    used = [ev for (enc, t, _), ev in cells.items() if enc in compared and examples.supported(get_task(t))]
+    used = [ev for (enc, t, _), ev in cells.items() if examples.supported(get_task(t))]  # sources and others
     deps = [aggregate, lexical, embeddings, *logme.values(), *used, *(ev.deps[0] for ev in used),
             *([cka] if cka else []), *([planted] if planted else [])]
     return Stage("analyze", "report", key, run, list({d.id: d for d in deps}.values()),

@@ -1,0 +1,112 @@
+"""The tables of the README's "Real transfer" section, printed from a finished run's own files.
+
+    python scripts/real_transfer_tables.py runs/real-transfer            # print the markdown
+    python scripts/real_transfer_tables.py runs/real-transfer --check README.md docs/real-transfer.md
+
+Scores come from the aggregate stage's results.json (headline split), gains with their 95% CIs and the
+verdicts from the analyze stage's analysis.json. --check exits 1 unless every table row printed here
+appears verbatim in each given file, so the documentation can be checked against the run it quotes (a run
+on another machine may differ in the last digit: float sums depend on the CPU and thread count).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+# Display names of the encoders and targets, in the order the README uses.
+NAMES = {"baseline": "baseline (e5-small)", "commonsenseqa": "CommonsenseQA", "cosmosqa": "Cosmos QA",
+         "squad": "SQuAD-style", "sst2": "SST-2", "multitask": "multi-task",
+         "pawsx": "PAWS-X", "udpos": "UD-POS", "panx": "PAN-X", "xquad": "XQuAD", "mlqa": "MLQA",
+         "tydiqa": "TyDiQA", "xnli": "XNLI", "bucc2018": "BUCC zh", "tatoeba": "Tatoeba"}
+
+
+def _name(key: str) -> str:
+    return NAMES.get(key, key)
+
+
+def _signed(x: float) -> str:
+    return f"{x:+.2f}".replace("-", "−")
+
+
+def find_results(run: Path) -> Path:
+    """The results.json the aggregate stage wrote (a run dir holds one per aggregate key)."""
+    found = sorted((run / "aggregate").glob("*/results.json"), key=lambda p: p.stat().st_mtime)
+    if not found:
+        raise SystemExit(f"{run}/aggregate: no results.json (has the run finished?)")
+    return found[-1]
+
+
+def find_analysis(run: Path) -> Path | None:
+    found = sorted((run / "analysis").glob("**/analysis.json"), key=lambda p: p.stat().st_mtime)
+    return found[-1] if found else None
+
+
+def tables(results: dict, analysis: dict | None) -> list[str]:
+    split = results["headline_split"]
+    data = results["splits"][split]
+    targets = results["targets"]
+    out = [f"Scores ({split}; QA: (EM+F1)/2)", "",
+           "| encoder | " + " | ".join(_name(t) for t in targets) + " |", "|---" * (len(targets) + 1) + "|"]
+    for enc in results["encoders"]:
+        row = data["cells"].get(enc, {})
+        out.append(f"| {_name(enc)} | " + " | ".join(f"{row[t]['mean']:.2f}" if t in row else "–" for t in targets) + " |")
+    if analysis is not None:
+        gain, ci = analysis.get("gain", {}), analysis.get("gain_ci", {})
+        out += ["", f"Gain over the baseline ({split}, points; 95% CI: paired bootstrap over evaluation examples)", "",
+                "| source | " + " | ".join(_name(t) for t in targets) + " |", "|---" * (len(targets) + 1) + "|"]
+        for src in analysis.get("sources", []):
+            cells = []
+            for t in targets:
+                g = (gain.get(src) or {}).get(t)
+                c = (ci.get(src) or {}).get(t)
+                cells.append("–" if g is None else _signed(g) + (f" [{_signed(c[0])}, {_signed(c[1])}]" if c else ""))
+            out.append(f"| {_name(src)} | " + " | ".join(cells) + " |")
+        for enc, other in analysis.get("other_encoders", {}).items():  # gains shown, not analysed
+            cells = []
+            for t in targets:
+                g, c = other["gain"].get(t), other["gain_ci"].get(t)
+                cells.append("–" if g is None else _signed(g) + (f" [{_signed(c[0])}, {_signed(c[1])}]" if c else ""))
+            out.append(f"| {_name(enc)} (not a source of the analysis) | " + " | ".join(cells) + " |")
+    inter = results.get("intermediate_dev", {})
+    if inter:
+        out += ["", "Intermediate tasks: their own dev score", "", "| stage | metric | dev |", "|---|---|---|"]
+        for name, e in sorted(inter.items()):
+            stage = "/".join(_name(part) for part in name.split("/"))
+            out.append(f"| {stage} | {e['metric']} | {e['mean']:.2f} |")
+    if analysis is not None and analysis.get("verdicts"):
+        out += ["", "Verdicts (analysis.json)", ""] + [f"- {v}" for v in analysis["verdicts"]]
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("run_dir", type=Path)
+    ap.add_argument("--check", nargs="+", type=Path, metavar="FILE",
+                    help="exit 1 unless every table row appears verbatim in each FILE")
+    args = ap.parse_args(argv)
+    results_path = find_results(args.run_dir)
+    analysis_path = find_analysis(args.run_dir)
+    analysis = json.loads(analysis_path.read_text()) if analysis_path else None
+    lines = tables(json.loads(results_path.read_text()), analysis)
+    if not args.check:
+        print(f"<!-- {results_path}" + (f", {analysis_path}" if analysis_path else "") + " -->")
+        print("\n".join(lines))
+        return 0
+    rows = [line for line in lines if line.startswith("| ") and not line.startswith("| encoder")
+            and not line.startswith("| source") and not line.startswith("| stage")]
+    bad = 0
+    for f in args.check:
+        text = f.read_text()
+        missing = [r for r in rows if r not in text]
+        for r in missing:
+            print(f"{f}: row not found (from {results_path.parent.name}): {r}")
+        bad += len(missing)
+        if not missing:
+            print(f"{f}: all {len(rows)} rows match {results_path}")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
