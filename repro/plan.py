@@ -44,9 +44,13 @@ def target_encoders(inter: Intermediate, tgt: Target) -> list[str]:
     return (["baseline"] if tgt.baseline else []) + list(tgt.encoders or intermediate_names(inter))
 
 
-def about(p: Profile) -> About:
-    """What the results tables say about the run besides its scores."""
-    return About(p.name, p.model.name, p.data.source, p.aggregate.split, p.retrieval, p.model.reference_num_layers)
+def about(p: Profile, sources: dict[str, TaskSource] | None = None) -> About:
+    """What the results tables say about the run besides its scores. data_source is where the tasks' data
+    were read: the one kind every task resolved to ([data.task.NAME] source may differ from data.source),
+    else data.source."""
+    kinds = {s.source.kind for s in (sources or {}).values()}
+    kind = kinds.pop() if len(kinds) == 1 else p.data.source
+    return About(p.name, p.model.name, kind, p.aggregate.split, p.retrieval, p.model.reference_num_layers)
 
 
 def _data_stages(p: Profile, sources: dict[str, TaskSource], tasks: list[str]) -> tuple[list[Stage], dict, Stage]:
@@ -115,7 +119,7 @@ def build_plan(config: dict, need_data: bool = True) -> Plan:
                 ev = evaluate_stage(tgt.splits, normalization, cell, prepared[t], t)
                 evaluations[(enc_name, t, seed)] = ev
                 stages += [cell, ev]
-    agg = aggregate_stage(about(p), evaluations, intermediates)
+    agg = aggregate_stage(about(p, sources), evaluations, intermediates)
     stages.append(agg)
     analysis = None
     # The analysis compares intermediate encoders with the baseline: without both there is nothing to analyse.

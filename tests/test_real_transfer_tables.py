@@ -60,3 +60,17 @@ def test_check_passes_on_the_quoted_rows_and_fails_on_others(tmp_path, tables, c
 def test_a_run_without_results_says_so(tmp_path, tables):
     with pytest.raises(SystemExit, match="no results.json"):
         tables.main([str(tmp_path)])
+
+
+@pytest.mark.parametrize("profile, expected", [("real-transfer", "local"), ("smoke", "synthetic")])
+def test_results_name_where_the_tasks_were_read(profile, expected):
+    """real-transfer reads every task through [data.task.NAME] source = "local" while data.source stays
+    "hub": the results table must say local (and the aggregate stage is keyed by it)."""
+    from repro.config import load_config
+    from repro.plan import about
+    from repro.settings.profile import resolve
+    from repro.sources import resolve_sources
+
+    p = resolve(load_config(profile, []))
+    tasks = list(dict.fromkeys(p.intermediate.tasks + p.target.tasks))
+    assert about(p, resolve_sources(p, tasks)).data_source == expected

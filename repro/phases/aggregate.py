@@ -31,7 +31,7 @@ class About:
     """What the results tables say about the run besides its scores (the plan fills it from the profile)."""
     profile: str
     model: str                  # model.name
-    data_source: str            # data.source
+    data_source: str            # where the tasks' data were read (repro.plan.about)
     split: str                  # aggregate.split: the headline split
     retrieval: Retrieval        # cited as provenance of the retrieval scores
     reference_num_layers: int   # model.reference_num_layers: the depth retrieval's layers are given for
@@ -153,6 +153,7 @@ def aggregate_stage(about: About, evaluations: dict, intermediates: dict) -> Sta
         return {}
 
     deps = [*evaluations.values(), *intermediates.values()]
-    inputs = {"split": about.split, "retrieval": as_table(about.retrieval), "profile": about.profile}
+    inputs = {"split": about.split, "retrieval": as_table(about.retrieval), "profile": about.profile,
+              "data_source": about.data_source}  # written into results.json: keyed, so a stale label reruns
     return Stage("aggregate", "results", inputs, run, deps, versions=(),
                  describe=f"tables over {len(evaluations)} cells and {len(intermediates)} intermediate stages")
