@@ -119,7 +119,7 @@ def build_plan(config: dict, need_data: bool = True) -> Plan:
                 ev = evaluate_stage(tgt.splits, normalization, cell, prepared[t], t)
                 evaluations[(enc_name, t, seed)] = ev
                 stages += [cell, ev]
-    agg = aggregate_stage(about(p, sources), evaluations, intermediates)
+    agg = aggregate_stage(about(p, sources), evaluations, intermediates, {t: prepared[t] for t in tgt.tasks})
     stages.append(agg)
     analysis = None
     # The analysis compares intermediate encoders with the baseline: without both there is nothing to analyse.

@@ -384,6 +384,20 @@ def test_built_results_validate_against_results_schema():
     jsonschema.Draft202012Validator(schema).validate(make_results(make_config()))
 
 
+def test_languages_without_a_file_are_listed_not_scored():
+    """A language a target knows whose file the data lacks is listed as not evaluated in results.json and
+    results.md; targets with every language evaluated are left out."""
+    from repro.phases.aggregate import markdown
+
+    config = make_config()
+    base = make_results(config)
+    cells = {(enc, tgt, s): {"dev": task_scores(tgt, v[s])} for (enc, tgt), v in SCORES.items() for s in (1, 2)}
+    results = build_results(about(resolve(config)), cells, {}, {"xnli": ["sw", "ur (dev: no file)"], "xquad": []})
+    assert results["not_evaluated"] == {"xnli": ["sw", "ur (dev: no file)"]} and "not_evaluated" not in base
+    jsonschema.Draft202012Validator(load_schema("results.schema.json")).validate(results)
+    assert "## Not evaluated: no file in the data\n\n- xnli: sw, ur (dev: no file)" in markdown(results)
+
+
 def test_schema_rejects_mismatched_check_and_definition():
     schema = load_schema("schema.json")
     bad = copy.deepcopy(figures()[4])  # structure figure

@@ -37,8 +37,9 @@ class About:
     reference_num_layers: int   # model.reference_num_layers: the depth retrieval's layers are given for
 
 
-def build_results(about: About, cells: dict, intermediate: dict) -> dict:
-    """cells[(encoder, target, seed)] = evaluate scores.json; intermediate[(name, seed)] = dev metrics."""
+def build_results(about: About, cells: dict, intermediate: dict, not_evaluated: dict | None = None) -> dict:
+    """cells[(encoder, target, seed)] = evaluate scores.json; intermediate[(name, seed)] = dev metrics;
+    not_evaluated[target] = the languages its task knows that the data had no file for (prepare's info)."""
     encoders = sorted({e for e, _, _ in cells}, key=lambda e: (e != "baseline", e))
     known = [t.name for t in tasks_with_role("target")]
     unknown = sorted({c[1] for c in cells} - set(known))
@@ -100,6 +101,7 @@ def build_results(about: About, cells: dict, intermediate: dict) -> dict:
         "schema_version": 1, "profile": about.profile, "model": about.model,
         "data_source": about.data_source, "seeds": seeds, "encoders": encoders, "targets": targets,
         "headline_split": about.split, "splits": splits, "intermediate_dev": inter,
+        **({"not_evaluated": {t: v for t, v in not_evaluated.items() if v}} if not_evaluated else {}),
         "provenance": {"retrieval": {"layer": r.layer, "bucc_layer": r.bucc_layer, "pooling": r.pooling,
                                      "reference_num_layers": about.reference_num_layers},
                        "versions": package_versions(),
@@ -134,6 +136,10 @@ def markdown(results: dict) -> str:
                 ls = data["cells"].get(enc, {}).get(t, {}).get("languages", {})
                 out.append(f"| {enc} | " + " | ".join(f"{ls[lang]:.1f}" if lang in ls else "–" for lang in langs) + " |")
             out.append("")
+    missing = results.get("not_evaluated") or {}
+    if missing:  # languages a target knows whose files the data lacked: listed, not an error
+        out += ["## Not evaluated: no file in the data", ""]
+        out += [f"- {t}: {', '.join(langs)}" for t, langs in missing.items()] + [""]
     if results["intermediate_dev"]:
         out += ["## Intermediate tasks: their own dev score", "", "| stage | metric | dev |", "|---|---|---|"]
         for name, e in sorted(results["intermediate_dev"].items()):
@@ -141,18 +147,22 @@ def markdown(results: dict) -> str:
     return "\n".join(out) + "\n"
 
 
-def aggregate_stage(about: About, evaluations: dict, intermediates: dict) -> Stage:
-    """evaluations[(encoder, target, seed)] and intermediates[(name, seed)] are Stages."""
+def aggregate_stage(about: About, evaluations: dict, intermediates: dict, prepared: dict | None = None) -> Stage:
+    """evaluations[(encoder, target, seed)] and intermediates[(name, seed)] are Stages; prepared[target]:
+    the targets' prepare stages, whose info.json lists the languages without a file (not evaluated)."""
+    prepared = prepared or {}
 
     def run(ctx):
         cells = {k: json.loads((ctx.dep(s.id) / "scores.json").read_text()) for k, s in evaluations.items()}
         inter = {k: ctx.dep_manifest(s.id)["dev_metrics"] for k, s in intermediates.items()}
-        results = build_results(about, cells, inter)
+        missing = {t: json.loads((ctx.dep(s.id) / "info.json").read_text()).get("not_evaluated", [])
+                   for t, s in prepared.items()}
+        results = build_results(about, cells, inter, missing)
         write_json(ctx.out / "results.json", results)
         write_text(ctx.out / "results.md", markdown(results))
         return {}
 
-    deps = [*evaluations.values(), *intermediates.values()]
+    deps = [*evaluations.values(), *intermediates.values(), *prepared.values()]
     inputs = {"split": about.split, "retrieval": as_table(about.retrieval), "profile": about.profile,
               "data_source": about.data_source}  # written into results.json: keyed, so a stale label reruns
     return Stage("aggregate", "results", inputs, run, deps, versions=(),

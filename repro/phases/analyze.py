@@ -324,6 +324,10 @@ def report_stage(st: AnalyzeSettings, aggregate: Stage, lexical: Stage, embeddin
                  "B1 uses the loaders' training counts of this run (after any cap).",
                  f"Sensitivity variants in analysis.json: M1_weighted, M2_mid (layer {emb['layers']['mid']}), "
                  "M4_mid."]
+        missing = results.get("not_evaluated") or {}
+        if missing:
+            notes.append("Not evaluated (the task knows these languages; the data had no file for them): "
+                         + "; ".join(f"{t}: {', '.join(v)}" for t, v in missing.items()) + ".")
         if results["data_source"] == "synthetic":
             notes.insert(0, "Synthetic smoke world and tiny model: these numbers test the machinery; they say "
                             "nothing about X-STILTs.")
