@@ -55,6 +55,12 @@ def test_check_passes_on_the_quoted_rows_and_fails_on_others(tmp_path, tables, c
     doc.write_text(printed.replace("64.18", "64.19"))
     assert tables.main([str(run), "--check", str(doc)]) == 1
     assert "row not found" in capsys.readouterr().out
+    gains_only = printed[printed.index("| source |"):printed.index("Intermediate tasks")]
+    doc.write_text(gains_only)  # a page may quote one table: only its rows are checked
+    assert tables.main([str(run), "--check", str(doc)]) == 0
+    doc.write_text("no table here")
+    assert tables.main([str(run), "--check", str(doc)]) == 1
+    assert "quotes none" in capsys.readouterr().out
 
 
 def test_a_run_without_results_says_so(tmp_path, tables):
