@@ -31,17 +31,28 @@ def _signed(x: float) -> str:
     return f"{x:+.2f}".replace("-", "−")
 
 
-def find_results(run: Path) -> Path:
-    """The results.json the aggregate stage wrote (a run dir holds one per aggregate key)."""
+def find_files(run: Path) -> tuple[Path, Path | None]:
+    """(results.json, analysis.json) of one run. With an analysis: the one published in RUN/analysis and the
+    results table its report stage was made from (its manifest names the aggregate key). Without: the
+    newest results.json (a run dir holds one per aggregate key)."""
+    published = run / "analysis" / "published_from.json"
+    if published.is_file():
+        report = run / json.loads(published.read_text())["dir"]
+        key = json.loads((report / "manifest.json").read_text())["deps"]["aggregate/results"]
+        return run / "aggregate" / f"results-{key}" / "results.json", report / "analysis.json"
     found = sorted((run / "aggregate").glob("*/results.json"), key=lambda p: p.stat().st_mtime)
     if not found:
         raise SystemExit(f"{run}/aggregate: no results.json (has the run finished?)")
-    return found[-1]
+    return found[-1], None
 
 
-def find_analysis(run: Path) -> Path | None:
-    found = sorted((run / "analysis").glob("**/analysis.json"), key=lambda p: p.stat().st_mtime)
-    return found[-1] if found else None
+def _gain_row(name: str, gains: dict, cis: dict, targets: list[str]) -> str:
+    """One gain-table row: each target's gain, with its 95% CI where there is one."""
+    cells = []
+    for t in targets:
+        g, c = gains.get(t), cis.get(t)
+        cells.append("–" if g is None else _signed(g) + (f" [{_signed(c[0])}, {_signed(c[1])}]" if c else ""))
+    return f"| {name} | " + " | ".join(cells) + " |"
 
 
 def tables(results: dict, analysis: dict | None) -> list[str]:
@@ -58,18 +69,10 @@ def tables(results: dict, analysis: dict | None) -> list[str]:
         out += ["", f"Gain over the baseline ({split}, points; 95% CI: paired bootstrap over evaluation examples)", "",
                 "| source | " + " | ".join(_name(t) for t in targets) + " |", "|---" * (len(targets) + 1) + "|"]
         for src in analysis.get("sources", []):
-            cells = []
-            for t in targets:
-                g = (gain.get(src) or {}).get(t)
-                c = (ci.get(src) or {}).get(t)
-                cells.append("–" if g is None else _signed(g) + (f" [{_signed(c[0])}, {_signed(c[1])}]" if c else ""))
-            out.append(f"| {_name(src)} | " + " | ".join(cells) + " |")
+            out.append(_gain_row(_name(src), gain.get(src) or {}, ci.get(src) or {}, targets))
         for enc, other in analysis.get("other_encoders", {}).items():  # gains shown, not analysed
-            cells = []
-            for t in targets:
-                g, c = other["gain"].get(t), other["gain_ci"].get(t)
-                cells.append("–" if g is None else _signed(g) + (f" [{_signed(c[0])}, {_signed(c[1])}]" if c else ""))
-            out.append(f"| {_name(enc)} (not a source of the analysis) | " + " | ".join(cells) + " |")
+            out.append(_gain_row(f"{_name(enc)} (not a source of the analysis)", other["gain"], other["gain_ci"],
+                                 targets))
     inter = results.get("intermediate_dev", {})
     if inter:
         out += ["", "Intermediate tasks: their own dev score", "", "| stage | metric | dev |", "|---|---|---|"]
@@ -101,8 +104,7 @@ def main(argv=None) -> int:
     ap.add_argument("--check", nargs="+", type=Path, metavar="FILE",
                     help="exit 1 unless each FILE quotes a table and every row of the tables it quotes")
     args = ap.parse_args(argv)
-    results_path = find_results(args.run_dir)
-    analysis_path = find_analysis(args.run_dir)
+    results_path, analysis_path = find_files(args.run_dir)
     analysis = json.loads(analysis_path.read_text()) if analysis_path else None
     lines = tables(json.loads(results_path.read_text()), analysis)
     if not args.check:

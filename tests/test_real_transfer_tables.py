@@ -29,10 +29,16 @@ def _run(tmp_path: Path) -> Path:
     analysis = {"sources": ["sst2"], "gain": {"sst2": {"udpos": -0.48, "xquad": 0.75}},
                 "gain_ci": {"sst2": {"udpos": [-0.98, 0.05], "xquad": None}},
                 "verdicts": ["the data cannot resolve it"]}
-    (run / "aggregate" / "results-abc").mkdir(parents=True)
-    (run / "aggregate" / "results-abc" / "results.json").write_text(json.dumps(results))
-    (run / "analysis" / "report").mkdir(parents=True)
-    (run / "analysis" / "report" / "analysis.json").write_text(json.dumps(analysis))
+    for key in ("abc", "new"):  # "new" is newer but not what the published analysis was made from
+        (run / "aggregate" / f"results-{key}").mkdir(parents=True)
+        table = results if key == "abc" else {**results, "encoders": []}
+        (run / "aggregate" / f"results-{key}" / "results.json").write_text(json.dumps(table))
+    report = run / "analyze" / "report-k1"
+    report.mkdir(parents=True)
+    (report / "analysis.json").write_text(json.dumps(analysis))
+    (report / "manifest.json").write_text(json.dumps({"deps": {"aggregate/results": "abc"}}))
+    (run / "analysis").mkdir()
+    (run / "analysis" / "published_from.json").write_text(json.dumps({"dir": "analyze/report-k1"}))
     return run
 
 

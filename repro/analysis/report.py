@@ -97,15 +97,17 @@ def markdown(a: dict, smoke_note: str = "") -> str:
     out += ["", "## Gains with 95% CIs (points; paired bootstrap over evaluation examples within language)", "",
             "| source | " + " | ".join(a["targets"]) + " |", "|---" * (len(a["targets"]) + 1) + "|"]
     masked = {(s, t) for s, t in a["masked"]}
+    def gain_cell(g, ci, note=""):
+        return _n(g) + ("" if not ci else f" [{_n(ci[0])}, {_n(ci[1])}]") + note
+
     for s in a["sources"]:
         cis = a.get("gain_ci", {}).get(s, {})
-        cell = lambda t: _n(a["gain"][s].get(t)) + ("" if not cis.get(t) else f" [{_n(cis[t][0])}, {_n(cis[t][1])}]") \
-            + (" (self, masked)" if (s, t) in masked else "")
-        out.append(f"| {s} | " + " | ".join(cell(t) for t in a["targets"]) + " |")
+        out.append(f"| {s} | " + " | ".join(gain_cell(a["gain"][s].get(t), cis.get(t),
+                                                      " (self, masked)" if (s, t) in masked else "")
+                                            for t in a["targets"]) + " |")
     for e, o in a.get("other_encoders", {}).items():  # reported, not analysed (no single source task)
-        cell = lambda t: _n(o["gain"].get(t)) + ("" if not o["gain_ci"].get(t) else
-                                                 f" [{_n(o['gain_ci'][t][0])}, {_n(o['gain_ci'][t][1])}]")
-        out.append(f"| {e} (not a source) | " + " | ".join(cell(t) for t in a["targets"]) + " |")
+        out.append(f"| {e} (not a source) | " + " | ".join(gain_cell(o["gain"].get(t), o["gain_ci"].get(t))
+                                                        for t in a["targets"]) + " |")
     if a.get("other_encoders"):
         out += ["", f"Not a source ({', '.join(a['other_encoders'])}): an encoder trained on several tasks has no "
                 "single task whose similarity to a target could be measured; its gains are shown, not analysed."]
